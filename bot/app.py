@@ -1,0 +1,139 @@
+"""Build the bot: services, the Bolt app, and the ASGI app that serves both."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import handlers
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.crypto import cipher_for
+from bot.networks import Catalogue, load_catalogue
+from bot.oauth.routes import routes as oauth_routes
+from bot.scheduler import create_scheduler
+from bot.services import Services, build_services
+from bot.services.context import Context
+from bot.services.slack import SlackGateway
+from bot.store import migrate
+from bot.store.db import create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    """Everything one process runs; ``start``/``stop`` are the ASGI lifespan."""
+
+    settings: Settings
+    engine: AsyncEngine
+    services: Services
+    bolt: AsyncApp
+    asgi: Starlette
+    scheduler_enabled: bool
+
+    async def start(self) -> None:
+        await migrate.upgrade(self.engine)
+        if self.scheduler_enabled:
+            self._scheduler = create_scheduler(self.services)
+            self._scheduler.start()
+
+    async def stop(self) -> None:
+        scheduler = getattr(self, "_scheduler", None)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await self.engine.dispose()
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+def create_services(
+    settings: Settings, engine: AsyncEngine, clock: Clock, catalogue: Catalogue | None = None
+) -> Services:
+    ctx = Context(
+        settings=settings,
+        clock=clock,
+        db=session_factory(engine),
+        cipher=cipher_for(settings),
+        catalogue=catalogue or load_catalogue(settings),
+        slack=SlackGateway(slack_client(settings)),
+    )
+    return build_services(ctx)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    catalogue: Catalogue | None = None,
+    scheduler: bool = True,
+) -> Bot:
+    """Build the whole bot from ``settings``; nothing is created at import time."""
+    settings.require_slack()
+    engine = create_engine(settings.database_url)
+    services = create_services(settings, engine, clock or SystemClock(), catalogue)
+    bolt = AsyncApp(
+        client=services.ctx.slack.client,
+        signing_secret=settings.slack_signing_secret,
+        token=settings.slack_bot_token,
+    )
+    handlers.register(bolt, services)
+    slack_handler = AsyncSlackRequestHandler(bolt)
+
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    async def healthz(_: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database unreachable")
+            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
+        return JSONResponse({"ok": True, "database": "ok"})
+
+    bot: Bot
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await bot.start()
+        try:
+            yield
+        finally:
+            await bot.stop()
+
+    asgi = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            *oauth_routes(services),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    bot = Bot(settings, engine, services, bolt, asgi, scheduler)
+    return bot

@@ -1,0 +1,96 @@
+"""The App Home tab: the control panel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot import ids
+from bot.blocks import Block
+from bot.blocks.base import actions, button, channel_link, context, divider, header, plain, section
+from bot.blocks.sources import source_list_blocks
+from bot.blocks.texts import HOME_MORE_HINT
+from bot.domain import SourceInfo
+from bot.networks import Network
+
+MAX_HOME_BLOCKS = 100
+
+
+@dataclass(frozen=True)
+class HomeSettings:
+    notify_channel: str | None
+    digest_hour: int
+    digest_timezone: str
+
+
+def home_view(
+    sources: Sequence[SourceInfo],
+    networks: Sequence[Network],
+    settings: HomeSettings,
+    now: datetime,
+) -> dict[str, Any]:
+    blocks: list[Block] = [header("Sources")]
+    broken = [source for source in sources if source.status.needs_reconnect]
+    if broken:
+        noun = "source has" if len(broken) == 1 else "sources have"
+        blocks.append(
+            section(
+                f":lock: *{len(broken)} {noun} stopped working.* Imports from them have stopped "
+                "until someone reconnects them below."
+            )
+        )
+    elif sources:
+        blocks.append(section(f":white_check_mark: All {len(sources)} sources are working."))
+    else:
+        blocks.append(section("No sources yet. Connect your team's first account below."))
+
+    blocks.append(_connect_actions(networks))
+    blocks.append(divider())
+    tail = _settings_blocks(settings)
+    budget = MAX_HOME_BLOCKS - len(blocks) - len(tail)
+    blocks.extend(source_list_blocks(sources, now, budget, HOME_MORE_HINT))
+    blocks.extend(tail)
+    return {"type": "home", "blocks": blocks}
+
+
+def _connect_actions(networks: Sequence[Network]) -> Block:
+    configured = [network for network in networks if network.configured]
+    if not configured:
+        return context(
+            "No network is configured yet: the operator sets `<NETWORK>_CLIENT_ID` and "
+            "`<NETWORK>_CLIENT_SECRET`, e.g. `LINKEDIN_CLIENT_ID`."
+        )
+    return actions(
+        *(
+            button(
+                f"Connect {network.title}",
+                f"{ids.CONNECT_NETWORK}:{network.name}",
+                value=network.name,
+            )
+            for network in configured
+        ),
+        block_id="connect",
+    )
+
+
+def _settings_blocks(settings: HomeSettings) -> list[Block]:
+    where = (
+        f"Notices and the daily digest go to {channel_link(settings.notify_channel)}."
+        if settings.notify_channel
+        else ":warning: No channel is set for notices and the digest yet. Choose one:"
+    )
+    select: dict[str, Any] = {
+        "type": "conversations_select",
+        "action_id": ids.SET_NOTIFY_CHANNEL,
+        "placeholder": plain("Choose a channel", 150),
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if settings.notify_channel:
+        select["initial_conversation"] = settings.notify_channel
+    return [
+        divider(),
+        section(where, select, block_id="settings"),
+        context(f"Daily digest at {settings.digest_hour:02d}:00 {settings.digest_timezone}."),
+    ]

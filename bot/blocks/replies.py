@@ -1,0 +1,38 @@
+"""Replies to /sources: the list, help, and short answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.blocks import Message
+from bot.blocks.base import context, section
+from bot.blocks.sources import source_list_blocks
+from bot.blocks.texts import HELP, LIST_MORE_HINT, NO_MATCH, NO_SOURCES
+from bot.domain import SourceInfo
+
+MAX_MESSAGE_BLOCKS = 50
+
+
+def sources_list(sources: Sequence[SourceInfo], now: datetime, what: str | None = None) -> Message:
+    """``what`` names the filter ("expired", "LinkedIn") or is None for every source."""
+    if not sources:
+        text = NO_MATCH.format(what=what) if what else NO_SOURCES
+        return short(text)
+    broken = sum(1 for source in sources if source.status.needs_reconnect)
+    noun = "source" if len(sources) == 1 else "sources"
+    summary = f"{len(sources)} {what + ' ' if what else ''}{noun}"
+    if broken:
+        summary += f", {broken} need{'s' if broken == 1 else ''} reconnecting"
+    blocks = [context(summary)]
+    blocks.extend(source_list_blocks(sources, now, MAX_MESSAGE_BLOCKS - 1, LIST_MORE_HINT))
+    return Message(text=summary, blocks=blocks)
+
+
+def help_message(prefix: str | None = None) -> Message:
+    text = f"{prefix}\n\n{HELP}" if prefix else HELP
+    return Message(text="How to use /sources", blocks=[section(text)])
+
+
+def short(text: str) -> Message:
+    return Message(text=text, blocks=[section(text)])

@@ -1,0 +1,123 @@
+"""How a source reads in Slack, alone and in lists that must fit Slack's block limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot import ids
+from bot.blocks import Block
+from bot.blocks.base import (
+    SECTION_TEXT_LIMIT,
+    STATUS_ICONS,
+    button,
+    context,
+    escape,
+    mention,
+    section,
+)
+from bot.domain import SourceInfo, Status
+from bot.services.status import expired_reason, expires_in, short_date
+
+RECONNECT = "Reconnect"
+
+
+def reconnect_button(source: SourceInfo) -> dict[str, object]:
+    return button(RECONNECT, ids.RECONNECT_SOURCE, value=str(source.id), style="primary")
+
+
+def problem(source: SourceInfo) -> str:
+    """The error shown in place of the name for a source that needs a person."""
+    if source.last_error is not None:
+        return source.last_error.reason
+    if source.expires_at is not None:
+        return expired_reason(source.network_title, source.expires_at)
+    return f"{source.network_title} connection needs reconnecting"
+
+
+def detail(source: SourceInfo, now: datetime) -> str:
+    """What follows the name: when it expires, or who restored it."""
+    parts = []
+    if source.expires_at is not None:
+        if source.status is Status.EXPIRING:
+            parts.append(expires_in(source.expires_at, now))
+        else:
+            parts.append(f"valid until {short_date(source.expires_at)}")
+    if source.restored_by:
+        parts.append(f"connected by {mention(source.restored_by)}")
+    return ", ".join(parts)
+
+
+def source_line(source: SourceInfo, now: datetime) -> str:
+    """One mrkdwn line for a source that needs nothing from anyone."""
+    line = f"{STATUS_ICONS[source.status]} {escape(source.label)}"
+    extra = detail(source, now)
+    return f"{line} — {extra}" if extra else line
+
+
+def action_blocks(source: SourceInfo, now: datetime) -> list[Block]:
+    """A source that needs a person: its problem, a Reconnect button, and what it is."""
+    icon = STATUS_ICONS[source.status]
+    if source.status.needs_reconnect:
+        return [
+            section(f"{icon} *{escape(problem(source))}*", reconnect_button(source)),
+            context(escape(source.label)),
+        ]
+    return [
+        section(
+            f"{icon} *{escape(source.label)}* — {detail(source, now)}", reconnect_button(source)
+        )
+    ]
+
+
+def needs_attention(source: SourceInfo) -> bool:
+    return source.status is not Status.ACTIVE
+
+
+def sort_for_display(sources: Sequence[SourceInfo]) -> list[SourceInfo]:
+    """Expired and revoked first, then expiring, then the rest; by network and name within."""
+    rank = {Status.EXPIRED: 0, Status.REVOKED: 0, Status.EXPIRING: 1, Status.ACTIVE: 2}
+    return sorted(sources, key=lambda s: (rank[s.status], s.network, s.name.lower(), s.id))
+
+
+def source_list_blocks(
+    sources: Sequence[SourceInfo], now: datetime, max_blocks: int, more_hint: str
+) -> list[Block]:
+    """Blocks for ``sources`` using at most ``max_blocks``.
+
+    Sources that need a person get their own blocks with a Reconnect button; healthy ones
+    share sections, one line each. What does not fit is counted in a closing context line.
+    """
+    blocks: list[Block] = []
+    lines: list[str] = []
+    ordered = sort_for_display(sources)
+
+    def flush() -> None:
+        if lines:
+            blocks.append(section("\n".join(lines)))
+            lines.clear()
+
+    for index, source in enumerate(ordered):
+        reserve = 1 if index < len(ordered) - 1 else 0  # room for the "and N more" line
+        if needs_attention(source):
+            candidate = action_blocks(source, now)
+            if len(blocks) + (1 if lines else 0) + len(candidate) + reserve > max_blocks:
+                flush()
+                return _with_more(blocks, len(ordered) - index, more_hint)
+            flush()
+            blocks.extend(candidate)
+            continue
+        line = source_line(source, now)
+        if len("\n".join([*lines, line])) > SECTION_TEXT_LIMIT:
+            flush()
+        if len(blocks) + 1 + reserve > max_blocks:
+            flush()
+            return _with_more(blocks, len(ordered) - index, more_hint)
+        lines.append(line)
+    flush()
+    return blocks
+
+
+def _with_more(blocks: list[Block], remaining: int, hint: str) -> list[Block]:
+    noun = "source" if remaining == 1 else "sources"
+    return [*blocks, context(f"…and {remaining} more {noun}. {hint}")]

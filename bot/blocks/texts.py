@@ -1,0 +1,27 @@
+"""User-facing sentences that are not built from data."""
+
+from __future__ import annotations
+
+HELP = (
+    "*`/sources`* shows every connected account and whether it still works.\n"
+    "• `/sources` — all sources, the ones that need you first\n"
+    "• `/sources expired` — only the ones that stopped working\n"
+    "• `/sources <network>` — one network, e.g. `/sources linkedin`\n"
+    "• `/sources connect <network>` — connect a new account\n"
+    "• `/sources help` — this message\n"
+    "Expired sources have a *Reconnect* button: it gives you a private sign-in link."
+)
+UNKNOWN_INPUT = "I didn't understand `{text}`."
+NO_SOURCES = "No sources yet. Connect one with `/sources connect <network>`."
+NO_MATCH = "No {what} sources."
+LIST_MORE_HINT = "Narrow the list with `/sources expired` or `/sources <network>`."
+HOME_MORE_HINT = "Use `/sources <network>` in any channel to see the rest."
+SOURCE_GONE = "That source no longer exists. `/sources` shows the current list."
+NOT_CONFIGURED = (
+    "{title} is not configured yet: the bot's operator must set `{prefix}_CLIENT_ID` and "
+    "`{prefix}_CLIENT_SECRET`."
+)
+UNKNOWN_NETWORK = "I don't know the network `{name}`. Known networks: {known}."
+CONNECT_WHICH = "Which network? Try `/sources connect {example}`."
+SOMETHING_WENT_WRONG = "Sorry, something went wrong on our side. Please try again in a minute."
+LINK_PRIVACY = "This link is only for you, works once and expires in {minutes} minutes."

@@ -1,0 +1,184 @@
+"""The `sources-bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import logs
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger("bot.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sources-bot",
+        description="Keep your team's social-network connections alive, from Slack.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot (migrates the database first)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, help="port to listen on (default $PORT or 3000)")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run scans and digests")
+
+    db = commands.add_parser("db", help="database commands")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    db_commands.add_parser("upgrade", help="apply migrations")
+
+    sources = commands.add_parser("sources", help="list or import sources")
+    source_commands = sources.add_subparsers(
+        dest="sources_command", required=True, metavar="COMMAND"
+    )
+    listing = source_commands.add_parser("list", help="print sources and their status")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    importing = source_commands.add_parser("import", help="import sources from a JSON file")
+    importing.add_argument("file", type=Path, help="JSON array of source records")
+
+    commands.add_parser("scan", help="renew, expire and notify once, now")
+    digest = commands.add_parser("digest", help="post today's digest now")
+    digest.add_argument("--dry-run", action="store_true", help="print the Block Kit JSON instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure()
+    try:
+        settings = Settings.from_env(env)
+        if args.command == "serve":
+            return serve(settings, args.host, args.port, args.no_scheduler)
+        return asyncio.run(_run(settings, args))
+    except ConfigError as err:
+        print(f"sources-bot: configuration error: {err}", file=sys.stderr)
+        return 2
+
+
+def serve(settings: Settings, host: str, port: int | None, no_scheduler: bool) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+
+    bot = create_app(settings, scheduler=not no_scheduler)
+    uvicorn.run(bot.asgi, host=host, port=port or settings.port, log_config=None)
+    return 0
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import create_services
+    from bot.clock import SystemClock
+    from bot.store import migrate
+    from bot.store.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        try:
+            await migrate.upgrade(engine)
+        except Exception as err:  # unreachable database, bad credentials
+            print(f"sources-bot: cannot open the database: {type(err).__name__}", file=sys.stderr)
+            return 1
+        if args.command == "db":
+            print("database is up to date")
+            return 0
+        services = create_services(settings, engine, SystemClock())
+        handler = _COMMANDS[
+            args.command if args.command != "sources" else f"sources {args.sources_command}"
+        ]
+        return await handler(services, args)
+    finally:
+        await engine.dispose()
+
+
+async def _list(services: Any, args: argparse.Namespace) -> int:
+    sources = await services.sources.list()
+    if args.json:
+        print(json.dumps([_source_json(s) for s in sources], indent=2))
+        return 0
+    if not sources:
+        print("no sources yet")
+        return 0
+    for s in sources:
+        expires = s.expires_at.isoformat() if s.expires_at else "-"
+        problem = f"  ({s.last_error.reason})" if s.status.needs_reconnect and s.last_error else ""
+        print(f"{s.id:>5}  {s.status:<8}  {s.network_title} · {s.name}  expires {expires}{problem}")
+    return 0
+
+
+def _source_json(s: Any) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "workspace": s.workspace_id,
+        "network": s.network,
+        "account_id": s.account_id,
+        "name": s.name,
+        "status": str(s.status),
+        "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+        "last_error": s.last_error.to_json() if s.last_error else None,
+        "connected_by": s.connected_by,
+    }
+
+
+async def _import(services: Any, args: argparse.Namespace) -> int:
+    from bot.services.importer import InvalidImport, import_records, parse_records
+
+    try:
+        data = json.loads(args.file.read_text())
+    except OSError as err:
+        print(f"sources-bot: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return 1
+    except json.JSONDecodeError as err:
+        print(
+            f"sources-bot: {args.file} is not valid JSON: {err.msg} at line {err.lineno}",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        records = parse_records(data, services.ctx.catalogue)
+    except InvalidImport as invalid:
+        for problem in invalid.problems:
+            print(problem, file=sys.stderr)
+        print("nothing was imported", file=sys.stderr)
+        return 1
+    created, updated = await import_records(services.ctx, services.workspaces, records)
+    print(f"imported {len(records)} source(s): {created} new, {updated} updated")
+    return 0
+
+
+async def _scan(services: Any, args: argparse.Namespace) -> int:
+    report = await services.scan.run()
+    print(report.summary())
+    return 0
+
+
+async def _digest(services: Any, args: argparse.Namespace) -> int:
+    workspaces = await services.workspaces.all()
+    if args.dry_run:
+        for workspace in workspaces:
+            plan = await services.digest.plan(workspace)
+            payload = {
+                "workspace": plan.workspace_id,
+                "channel": plan.channel,
+                **plan.message.to_dict(),
+            }
+            print(json.dumps(payload))
+        return 0
+    posted = 0
+    for workspace in workspaces:
+        posted += await services.digest.post(workspace)
+    print(f"digests posted: {posted} (a workspace gets at most one a day; quiet days post nothing)")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    "sources list": _list,
+    "sources import": _import,
+    "scan": _scan,
+    "digest": _digest,
+}

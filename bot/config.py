@@ -1,0 +1,172 @@
+"""Settings read once from the environment and validated at start-up.
+
+Nothing else in the bot reads ``os.environ``: tests and the CLI pass a mapping to
+:meth:`Settings.from_env` and hand the resulting object down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class NetworkCredentials:
+    """What the operator configured for one network: app credentials and endpoint overrides."""
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    authorize_url: str | None = None
+    token_url: str | None = None
+    userinfo_url: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_notify_channel: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = "http://localhost:3000"
+    port: int = 3000
+    digest_hour: int = 9
+    digest_timezone: str = "UTC"
+    digest_always_post: bool = False
+    expiry_warning_days: tuple[int, ...] = (7, 1)
+    token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``); ConfigError names a bad variable."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        public_url = (get("PUBLIC_URL") or "http://localhost:3000").rstrip("/")
+        slack_api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        if not slack_api_url.endswith("/"):
+            slack_api_url += "/"
+        digest_timezone = get("DIGEST_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(digest_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ConfigError(
+                f"DIGEST_TIMEZONE {digest_timezone!r} is not a known time zone"
+            ) from err
+        digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
+        if not 0 <= digest_hour <= 23:
+            raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
+        warning_days = tuple(
+            sorted(
+                {
+                    _int(part, "EXPIRY_WARNING_DAYS", 0)
+                    for part in _split(get("EXPIRY_WARNING_DAYS"))
+                }
+                or {7, 1},
+                reverse=True,
+            )
+        )
+        if any(day < 1 for day in warning_days):
+            raise ConfigError("EXPIRY_WARNING_DAYS must list whole days of 1 or more, e.g. 7,1")
+
+        networks = {
+            prefix.lower(): NetworkCredentials(
+                client_id=get(f"{prefix}_CLIENT_ID"),
+                client_secret=get(f"{prefix}_CLIENT_SECRET"),
+                authorize_url=get(f"{prefix}_AUTHORIZE_URL"),
+                token_url=get(f"{prefix}_TOKEN_URL"),
+                userinfo_url=get(f"{prefix}_USERINFO_URL"),
+            )
+            for prefix in _network_prefixes(env)
+        }
+        return cls(
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_api_url=slack_api_url,
+            slack_notify_channel=get("SLACK_NOTIFY_CHANNEL"),
+            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            public_url=public_url,
+            port=_int(get("PORT"), "PORT", 3000),
+            digest_hour=digest_hour,
+            digest_timezone=digest_timezone,
+            digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
+            expiry_warning_days=warning_days,
+            token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
+            networks=networks,
+        )
+
+    def require_slack(self) -> None:
+        """Fail fast, naming the variable, when Slack cannot be served."""
+        if not self.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is missing: Slack requests cannot be verified")
+        if not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is missing: the bot cannot talk to Slack")
+
+    def network(self, name: str) -> NetworkCredentials:
+        return self.networks.get(name, NetworkCredentials())
+
+    def redirect_uri(self, network: str) -> str:
+        return f"{self.public_url}/oauth/callback/{network}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for other databases and in-memory SQLite."""
+        url = self.database_url
+        for prefix in ("sqlite:///", "sqlite+aiosqlite:///"):
+            if url.startswith(prefix):
+                path = url[len(prefix) :].split("?", 1)[0]
+                return Path(path) if path and path != ":memory:" else None
+        return None
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as err:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from err
+
+
+def _bool(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _network_prefixes(env: Mapping[str, str]) -> set[str]:
+    """Every NETWORK prefix that has at least one NETWORK_* OAuth variable set."""
+    suffixes = ("_CLIENT_ID", "_CLIENT_SECRET", "_AUTHORIZE_URL", "_TOKEN_URL", "_USERINFO_URL")
+    return {
+        key[: -len(suffix)]
+        for key in env
+        for suffix in suffixes
+        if key.endswith(suffix) and not key.startswith("SLACK_") and key[: -len(suffix)].isalpha()
+    }

@@ -1,0 +1,72 @@
+"""Values that cross layers: what services hand to block builders and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self in (Status.EXPIRED, Status.REVOKED)
+
+
+@dataclass(frozen=True)
+class LastError:
+    """The latest failure seen for a source; ``reason`` is plain words safe to show in Slack."""
+
+    kind: str
+    reason: str
+    at: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "reason": self.reason, "at": self.at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | None) -> LastError | None:
+        if not data:
+            return None
+        return cls(kind=data["kind"], reason=data["reason"], at=datetime.fromisoformat(data["at"]))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: int
+    workspace_id: str
+    network: str
+    network_title: str
+    account_id: str
+    name: str
+    status: Status
+    expires_at: datetime | None
+    last_error: LastError | None = None
+    restored_at: datetime | None = None
+    restored_by: str | None = None
+    connected_by: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.network_title} · {self.name}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token belongs to, as the network's identity endpoint says."""
+
+    account_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scopes: str | None

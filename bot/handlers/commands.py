@@ -1,0 +1,81 @@
+"""`/sources` and its sub-commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot import ids
+from bot.blocks import Message
+from bot.blocks.base import escape
+from bot.blocks.connect import connect_link
+from bot.blocks.replies import help_message, short, sources_list
+from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
+from bot.services import Services
+from bot.services.connect import ConnectRefused
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """``kind`` is list, expired, network, connect, help or unknown; ``arg`` its argument."""
+
+    kind: str
+    arg: str = ""
+
+
+def parse(text: str, networks: list[str]) -> Parsed:
+    words = text.strip().lower().split()
+    if not words:
+        return Parsed("list")
+    first, rest = words[0], words[1:]
+    if first in {"help", "-h", "--help", "?"} and not rest:
+        return Parsed("help")
+    if first == "expired" and not rest:
+        return Parsed("expired")
+    if first == "connect" and len(rest) <= 1:
+        return Parsed("connect", rest[0] if rest else "")
+    if first in networks and not rest:
+        return Parsed("network", first)
+    return Parsed("unknown", text.strip())
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def sources_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        team_id, user_id = command["team_id"], command["user_id"]
+        await services.workspaces.ensure(team_id, command.get("team_domain"))
+        message = await answer(
+            parse(command.get("text", ""), services.ctx.catalogue.names()), team_id, user_id
+        )
+        await respond(response_type="ephemeral", text=message.text, blocks=message.blocks)
+
+    async def answer(parsed: Parsed, team_id: str, user_id: str) -> Message:
+        now = services.ctx.clock.now()
+        if parsed.kind == "list":
+            return sources_list(await services.sources.list(team_id), now)
+        if parsed.kind == "expired":
+            return sources_list(
+                await services.sources.list(team_id, only_broken=True), now, "expired"
+            )
+        if parsed.kind == "network":
+            title = services.ctx.catalogue.title(parsed.arg)
+            return sources_list(
+                await services.sources.list(team_id, network=parsed.arg), now, title
+            )
+        if parsed.kind == "connect":
+            if not parsed.arg:
+                return short(CONNECT_WHICH.format(example=services.ctx.catalogue.names()[0]))
+            try:
+                link = await services.connect.start(team_id, user_id, parsed.arg)
+            except ConnectRefused as refused:
+                return short(str(refused))
+            return connect_link(link.url, link.network.title, link.minutes)
+        if parsed.kind == "help":
+            return help_message()
+        return help_message(UNKNOWN_INPUT.format(text=escape(parsed.arg[:100]).replace("`", "'")))
+
+    app.command(ids.COMMAND)(sources_command)

@@ -1,0 +1,32 @@
+"""Logging set-up: one line per event, and no OAuth secrets in uvicorn's access log."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_OAUTH_PATH = re.compile(r"^(/oauth/(?:start|callback)/)([^?\s]*)(\?.*)?$")
+
+
+class RedactOAuthPaths(logging.Filter):
+    """Hide the single-use link token and the callback's ``code``/``state`` from access logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2]
+            match = _OAUTH_PATH.match(path)
+            if match:
+                prefix, rest, query = match.groups()
+                rest = "…" if prefix.endswith("start/") else rest
+                redacted = prefix + rest + ("?…" if query else "")
+                record.args = (*args[:2], redacted, *args[3:])
+        return True
+
+
+def configure(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("uvicorn.access").addFilter(RedactOAuthPaths())

@@ -1,0 +1,98 @@
+"""The small HTML pages a person sees in the browser during a connect."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.services.connect import Outcome, Result
+from bot.services.status import long_date
+
+RETRY = (
+    "Go back to Slack and click <b>Reconnect</b> (or run <code>/sources connect</code>) "
+    "for a new link."
+)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{title} · sources-bot</title>
+<style>
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:#f6f6f7;color:#1d1c1d;
+margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}}
+main{{background:#fff;border-radius:12px;box-shadow:0 1px 4px rgba(0,0,0,.12);padding:2rem 2.5rem;
+max-width:32rem}}
+h1{{font-size:1.4rem;margin:0 0 .75rem}} p{{line-height:1.5;margin:.5rem 0}}
+.icon{{font-size:2rem}}
+</style></head>
+<body><main><div class="icon">{icon}</div><h1>{title}</h1>{body}</main></body></html>
+"""
+
+
+def render(icon: str, title: str, *paragraphs: str) -> str:
+    """``paragraphs`` are trusted HTML; callers escape anything that came from outside."""
+    body = "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
+    return _PAGE.format(icon=icon, title=escape(title), body=body)
+
+
+def page_for(result: Result) -> tuple[int, str]:
+    """(HTTP status, HTML) for what happened to a connect attempt."""
+    network = escape(result.network_title or "the network")
+    source = result.source
+    if result.outcome in (Outcome.CONNECTED, Outcome.RECONNECTED) and source is not None:
+        until = (
+            f" It is valid until {escape(long_date(source.expires_at))}."
+            if source.expires_at
+            else ""
+        )
+        verb = "connected" if result.outcome is Outcome.CONNECTED else "reconnected"
+        return 200, render(
+            "✅",
+            f"{source.label} is {verb}",
+            f"Thanks! <b>{escape(source.label)}</b> is {verb}.{until}",
+            "You can close this tab; Slack has been told.",
+        )
+    if result.outcome is Outcome.WRONG_ACCOUNT and source is not None and result.connected:
+        return 409, render(
+            "⚠️",
+            "That was a different account",
+            f"You signed in to {network} as <b>{escape(result.connected.name)}</b>, "
+            f"but this link was for <b>{escape(source.name)}</b>.",
+            "Nothing was changed. Sign out of "
+            f"{network} (or switch accounts), then click <b>Reconnect</b> in Slack again "
+            f"and sign in as <b>{escape(source.name)}</b>.",
+        )
+    if result.outcome is Outcome.DENIED:
+        return 200, render(
+            "✋",
+            "Connection cancelled",
+            f"{network} says access was not granted, so nothing was changed.",
+            RETRY,
+        )
+    if result.outcome is Outcome.LINK_USED:
+        return 410, render("🔁", "This link was already used", "Each link works once.", RETRY)
+    if result.outcome is Outcome.LINK_EXPIRED:
+        return 410, render(
+            "⌛", "This link has expired", "Links work for 10 minutes after they are made.", RETRY
+        )
+    if result.outcome is Outcome.OTHER_BROWSER:
+        return 403, render(
+            "🔒",
+            "This sign-in started in another browser",
+            "For your safety a connection can only finish in the browser that opened the link.",
+            RETRY,
+        )
+    if result.outcome is Outcome.NETWORK_ERROR:
+        reason = escape(result.reason or f"{network} did not answer as expected.")
+        return 502, render(
+            "⚠️",
+            f"{result.network_title or 'The network'} could not be reached",
+            f"{reason} Nothing was changed.",
+            "Please try again in a few minutes: " + RETRY,
+        )
+    return 400, render(
+        "❓",
+        "This link is not valid",
+        "It may be incomplete or was not made by sources-bot.",
+        RETRY,
+    )

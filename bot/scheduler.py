@@ -1,0 +1,39 @@
+"""Background jobs in `serve`: the expiry scan and the digest check."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+SCAN_MINUTES = 15
+DIGEST_CHECK_MINUTES = 5
+
+
+def create_scheduler(services: Services) -> AsyncIOScheduler:
+    """Jobs are safe to overlap across replicas: the database decides who posts."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def scan() -> None:
+        report = await services.scan.run()
+        log.info("scan: %s", report.summary().replace("\n", "; "))
+
+    async def digest() -> None:
+        await services.digest.run_due()
+
+    scheduler.add_job(
+        scan, "interval", minutes=SCAN_MINUTES, id="scan", max_instances=1, coalesce=True
+    )
+    scheduler.add_job(
+        digest,
+        "interval",
+        minutes=DIGEST_CHECK_MINUTES,
+        id="digest",
+        max_instances=1,
+        coalesce=True,
+    )
+    return scheduler

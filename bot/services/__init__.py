@@ -1,0 +1,42 @@
+"""The domain services, wired together once per process by :func:`build_services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.connect import ConnectService
+from bot.services.context import Context
+from bot.services.digest import DigestService
+from bot.services.home import HomeService
+from bot.services.notices import NoticeService
+from bot.services.scan import ScanService
+from bot.services.sources import SourceService
+from bot.services.workspaces import WorkspaceService
+
+
+@dataclass(frozen=True)
+class Services:
+    ctx: Context
+    workspaces: WorkspaceService
+    sources: SourceService
+    notices: NoticeService
+    connect: ConnectService
+    scan: ScanService
+    digest: DigestService
+    home: HomeService
+
+
+def build_services(ctx: Context) -> Services:
+    workspaces = WorkspaceService(ctx)
+    sources = SourceService(ctx)
+    notices = NoticeService(ctx, sources, workspaces)
+    return Services(
+        ctx=ctx,
+        workspaces=workspaces,
+        sources=sources,
+        notices=notices,
+        connect=ConnectService(ctx, sources, notices),
+        scan=ScanService(ctx, sources, workspaces, notices),
+        digest=DigestService(ctx, sources, workspaces),
+        home=HomeService(ctx, sources, workspaces),
+    )

@@ -1,0 +1,310 @@
+"""Connect attempts: the private link, the redirect to the network, and the callback.
+
+An attempt is single use, expires after ``LINK_LIFETIME``, and is bound to the Slack user
+who asked for it, the source and notice it is about, and (once opened) the browser that
+opened it. The callback checks and consumes the state before it does anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select, update
+
+from bot.blocks import Message
+from bot.blocks.notice import connected_dm, reconnected_reply, wrong_account_reply
+from bot.blocks.texts import NOT_CONFIGURED, SOURCE_GONE, UNKNOWN_NETWORK
+from bot.domain import Identity, SourceInfo, TokenSet
+from bot.networks import Network
+from bot.oauth.client import OAuthClient
+from bot.oauth.errors import NetworkError
+from bot.oauth.secrets import (
+    digest,
+    matches,
+    new_code_verifier,
+    new_secret,
+)
+from bot.services.context import Context
+from bot.services.notices import NoticeService, OpenNotice
+from bot.services.sources import SourceService, add_credential, mark_connected, upsert_source
+from bot.store.models import ConnectAttempt, Source
+
+log = logging.getLogger(__name__)
+
+LINK_LIFETIME = timedelta(minutes=10)
+
+
+class Outcome(StrEnum):
+    CONNECTED = "connected"
+    RECONNECTED = "reconnected"
+    WRONG_ACCOUNT = "wrong_account"
+    DENIED = "denied"
+    LINK_USED = "link_used"
+    LINK_EXPIRED = "link_expired"
+    BAD_LINK = "bad_link"
+    OTHER_BROWSER = "other_browser"
+    NETWORK_ERROR = "network_error"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to a connect attempt, for the page the person sees."""
+
+    outcome: Outcome
+    network_title: str = ""
+    source: SourceInfo | None = None
+    connected: Identity | None = None
+    reason: str | None = None
+
+
+class ConnectRefused(Exception):
+    """A link cannot be made; the message is a sentence for the person in Slack."""
+
+
+class LinkProblem(Exception):
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class ConnectLink:
+    url: str
+    network: Network
+    minutes: int
+    source: SourceInfo | None
+
+
+class ConnectService:
+    def __init__(self, ctx: Context, sources: SourceService, notices: NoticeService) -> None:
+        self.ctx = ctx
+        self.sources = sources
+        self.notices = notices
+
+    def network(self, name: str) -> Network:
+        """The configured network called ``name``, or ConnectRefused saying what is missing."""
+        network = self.ctx.catalogue.get(name)
+        if network is None:
+            known = ", ".join(f"`{n}`" for n in self.ctx.catalogue.names())
+            raise ConnectRefused(UNKNOWN_NETWORK.format(name=name, known=known))
+        if not network.configured:
+            raise ConnectRefused(
+                NOT_CONFIGURED.format(title=network.title, prefix=network.name.upper())
+            )
+        return network
+
+    async def start(
+        self,
+        workspace_id: str,
+        user_id: str,
+        network_name: str,
+        source_id: int | None = None,
+        notice: OpenNotice | None = None,
+    ) -> ConnectLink:
+        """Create an attempt and return the private link that starts it."""
+        source = await self.sources.get(source_id) if source_id is not None else None
+        if source_id is not None and (source is None or source.workspace_id != workspace_id):
+            raise ConnectRefused(SOURCE_GONE)
+        network = self.network(source.network if source else network_name)
+        if source is not None and notice is None:
+            notice = await self.notices.open_notice_for(source.id)
+        link_token = new_secret()
+        now = self.ctx.clock.now()
+        async with self.ctx.db.begin() as session:
+            session.add(
+                ConnectAttempt(
+                    link_hash=digest(link_token),
+                    network=network.name,
+                    workspace_id=workspace_id,
+                    user_id=user_id,
+                    source_id=source.id if source else None,
+                    notice_id=notice.id if notice else None,
+                    created_at=now,
+                    expires_at=now + LINK_LIFETIME,
+                )
+            )
+        url = f"{self.ctx.settings.public_url}/oauth/start/{link_token}"
+        minutes = int(LINK_LIFETIME.total_seconds() // 60)
+        return ConnectLink(url=url, network=network, minutes=minutes, source=source)
+
+    async def begin(self, link_token: str) -> tuple[str, str]:
+        """Open a link once: (URL of the network's sign-in page, browser secret for a cookie)."""
+        now = self.ctx.clock.now()
+        browser, state = new_secret(), new_secret()
+        async with self.ctx.db.begin() as session:
+            attempt = await session.scalar(
+                select(ConnectAttempt).where(ConnectAttempt.link_hash == digest(link_token))
+            )
+            if attempt is None:
+                raise LinkProblem(Result(Outcome.BAD_LINK))
+            title = self.ctx.catalogue.title(attempt.network)
+            if attempt.started_at is not None or attempt.consumed_at is not None:
+                raise LinkProblem(Result(Outcome.LINK_USED, title))
+            if attempt.expires_at <= now:
+                raise LinkProblem(Result(Outcome.LINK_EXPIRED, title))
+            network = self.network(attempt.network)
+            verifier = new_code_verifier() if network.pkce else None
+            claimed = await session.execute(
+                update(ConnectAttempt)
+                .where(ConnectAttempt.id == attempt.id, ConnectAttempt.started_at.is_(None))
+                .values(
+                    started_at=now,
+                    state_hash=digest(state),
+                    browser_hash=digest(browser),
+                    code_verifier=self.ctx.cipher.encrypt(verifier) if verifier else None,
+                )
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                raise LinkProblem(Result(Outcome.LINK_USED, title))
+        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        return client.authorization_url(state, verifier), browser
+
+    async def complete(
+        self, network_name: str, params: dict[str, str], browser: str | None
+    ) -> Result:
+        """Handle the network's redirect back: check and consume the state first, then act."""
+        attempt_or_result = await self._consume(network_name, params.get("state"), browser)
+        if isinstance(attempt_or_result, Result):
+            return attempt_or_result
+        attempt = attempt_or_result
+        network = self.network(attempt.network)
+        title = network.title
+        if "error" in params:
+            if params["error"] == "access_denied":
+                return Result(Outcome.DENIED, title)
+            return Result(
+                Outcome.NETWORK_ERROR, title, reason=f"{title} answered “{params['error']}”."
+            )
+        if not params.get("code"):
+            return Result(
+                Outcome.NETWORK_ERROR, title, reason=f"{title} sent no authorization code."
+            )
+        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        verifier = self.ctx.cipher.decrypt(attempt.code_verifier) if attempt.code_verifier else None
+        try:
+            tokens = await client.exchange(params["code"], verifier, self.ctx.clock.now())
+            identity = await client.identity(tokens.access_token)
+        except NetworkError as err:
+            log.warning("connect attempt %s: %s", attempt.id, err.reason)
+            return Result(Outcome.NETWORK_ERROR, title, reason=err.reason)
+        if attempt.source_id is None:
+            return await self._save_new(attempt, network, identity, tokens)
+        return await self._save_reconnect(attempt, identity, tokens)
+
+    async def _consume(
+        self, network_name: str, state: str | None, browser: str | None
+    ) -> ConnectAttempt | Result:
+        now = self.ctx.clock.now()
+        title = self.ctx.catalogue.title(network_name)
+        if not state:
+            return Result(Outcome.BAD_LINK, title)
+        async with self.ctx.db.begin() as session:
+            attempt = await session.scalar(
+                select(ConnectAttempt).where(ConnectAttempt.state_hash == digest(state))
+            )
+            if attempt is None or attempt.network != network_name or attempt.started_at is None:
+                return Result(Outcome.BAD_LINK, title)
+            if attempt.consumed_at is not None:
+                return Result(Outcome.LINK_USED, title)
+            if attempt.expires_at <= now:
+                return Result(Outcome.LINK_EXPIRED, title)
+            if not matches(browser, attempt.browser_hash):
+                return Result(Outcome.OTHER_BROWSER, title)
+            consumed = await session.execute(
+                update(ConnectAttempt)
+                .where(ConnectAttempt.id == attempt.id, ConnectAttempt.consumed_at.is_(None))
+                .values(consumed_at=now)
+            )
+            if not consumed.rowcount:  # type: ignore[attr-defined]
+                return Result(Outcome.LINK_USED, title)
+            return attempt
+
+    async def _save_new(
+        self, attempt: ConnectAttempt, network: Network, identity: Identity, tokens: TokenSet
+    ) -> Result:
+        now = self.ctx.clock.now()
+        async with self.ctx.db.begin() as session:
+            source, created = await upsert_source(
+                session, attempt.workspace_id, network.name, identity, now
+            )
+            add_credential(session, self.ctx, source, tokens, now)
+            mark_connected(source, tokens, attempt.user_id, now)
+        info = self.sources.info(source, now)
+        notice = await self.notices.open_notice_for(source.id)
+        if notice is not None:
+            await self._confirm_in_thread(notice, info, attempt.user_id)
+        await self._dm(attempt.user_id, connected_dm(info, created))
+        log.info(
+            "source %s %s by %s",
+            source.id,
+            "connected" if created else "reconnected",
+            attempt.user_id,
+        )
+        return Result(Outcome.CONNECTED if created else Outcome.RECONNECTED, network.title, info)
+
+    async def _save_reconnect(
+        self, attempt: ConnectAttempt, identity: Identity, tokens: TokenSet
+    ) -> Result:
+        now = self.ctx.clock.now()
+        async with self.ctx.db.begin() as session:
+            source = await session.get(Source, attempt.source_id, with_for_update=True)
+            if source is None:
+                return Result(Outcome.BAD_LINK, self.ctx.catalogue.title(attempt.network))
+            expected = self.sources.info(source, now)
+            if source.account_id != identity.account_id:
+                wrong = True
+            else:
+                wrong = False
+                add_credential(session, self.ctx, source, tokens, now)
+                mark_connected(source, tokens, attempt.user_id, now)
+        notice = await self._notice(attempt)
+        if wrong:
+            log.info("connect attempt %s: wrong account for source %s", attempt.id, expected.id)
+            reply = wrong_account_reply(expected, identity, attempt.user_id)
+            if notice is not None:
+                await self._safely(self.ctx.slack.post(notice.channel, reply, thread_ts=notice.ts))
+            else:
+                await self._dm(attempt.user_id, reply)
+            return Result(Outcome.WRONG_ACCOUNT, expected.network_title, expected, identity)
+        info = self.sources.info(source, now)
+        if notice is not None:
+            await self._confirm_in_thread(notice, info, attempt.user_id)
+        else:
+            await self._dm(attempt.user_id, connected_dm(info, created=False))
+        log.info("source %s reconnected by %s", source.id, attempt.user_id)
+        return Result(Outcome.RECONNECTED, info.network_title, info)
+
+    async def _notice(self, attempt: ConnectAttempt) -> OpenNotice | None:
+        if attempt.notice_id is not None:
+            notice = await self.notices.by_id(attempt.notice_id)
+            if notice is not None:
+                return notice
+        if attempt.source_id is not None:
+            return await self.notices.open_notice_for(attempt.source_id)
+        return None
+
+    async def _confirm_in_thread(
+        self, notice: OpenNotice, source: SourceInfo, user_id: str
+    ) -> None:
+        await self.notices.mark_restored(notice.id, source.id, user_id)
+        await self._safely(
+            self.ctx.slack.post(
+                notice.channel, reconnected_reply(source, user_id), thread_ts=notice.ts
+            )
+        )
+        await self._safely(self.notices.refresh_message(notice))
+
+    async def _dm(self, user_id: str, message: Message) -> None:
+        await self._safely(self.ctx.slack.post(user_id, message))
+
+    async def _safely(self, call: Awaitable[object]) -> None:
+        """Slack being unavailable must not undo or hide a saved connection."""
+        try:
+            await call
+        except SlackApiError as err:
+            log.warning("Slack call after a connect failed: %s", err.response.get("error"))

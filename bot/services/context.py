@@ -1,0 +1,23 @@
+"""What every service needs: settings, time, the database, the cipher, networks and Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.crypto import TokenCipher
+from bot.networks import Catalogue
+from bot.services.slack import SlackGateway
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    clock: Clock
+    db: async_sessionmaker[AsyncSession]
+    cipher: TokenCipher
+    catalogue: Catalogue
+    slack: SlackGateway

@@ -1,0 +1,130 @@
+"""Reading sources and saving new connections to them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
+from bot.services.context import Context
+from bot.services.status import effective_status
+from bot.store.models import Credential, Source
+
+
+class SourceService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def info(self, source: Source, now: datetime | None = None) -> SourceInfo:
+        now = now or self.ctx.clock.now()
+        return SourceInfo(
+            id=source.id,
+            workspace_id=source.workspace_id,
+            network=source.network,
+            network_title=self.ctx.catalogue.title(source.network),
+            account_id=source.account_id,
+            name=source.name,
+            status=effective_status(
+                source.status, source.expires_at, now, self.ctx.settings.expiry_warning_days
+            ),
+            expires_at=source.expires_at,
+            last_error=LastError.from_json(source.last_error),
+            restored_at=source.restored_at,
+            restored_by=source.restored_by,
+            connected_by=source.connected_by,
+        )
+
+    async def list(
+        self, workspace_id: str | None = None, network: str | None = None, only_broken: bool = False
+    ) -> list[SourceInfo]:
+        query = select(Source).order_by(Source.network, Source.name, Source.id)
+        if workspace_id is not None:
+            query = query.where(Source.workspace_id == workspace_id)
+        if network is not None:
+            query = query.where(Source.network == network)
+        async with self.ctx.db() as session:
+            rows: Sequence[Source] = (await session.scalars(query)).all()
+        now = self.ctx.clock.now()
+        infos = [self.info(row, now) for row in rows]
+        if only_broken:
+            infos = [info for info in infos if info.status.needs_reconnect]
+        return infos
+
+    async def get(self, source_id: int) -> SourceInfo | None:
+        async with self.ctx.db() as session:
+            source = await session.get(Source, source_id)
+        return self.info(source) if source else None
+
+
+def add_credential(
+    session: AsyncSession, ctx: Context, source: Source, tokens: TokenSet, now: datetime
+) -> None:
+    """Store ``tokens``, encrypted, as the newest credential; older ones stay as history."""
+    session.add(
+        Credential(
+            source_id=source.id,
+            access_token=ctx.cipher.encrypt(tokens.access_token),
+            refresh_token=ctx.cipher.encrypt(tokens.refresh_token)
+            if tokens.refresh_token
+            else None,
+            scopes=tokens.scopes,
+            expires_at=tokens.expires_at,
+            created_at=now,
+        )
+    )
+
+
+def mark_connected(source: Source, tokens: TokenSet, user_id: str | None, now: datetime) -> None:
+    """A fresh credential makes the source active and clears the last failure."""
+    if source.status != Status.ACTIVE:
+        source.status_changed_at = now
+    source.status = Status.ACTIVE
+    source.expires_at = tokens.expires_at
+    source.last_error = None
+    source.updated_at = now
+    if user_id:
+        source.restored_at = now
+        source.restored_by = user_id
+        source.connected_by = user_id
+
+
+async def upsert_source(
+    session: AsyncSession, workspace_id: str, network: str, identity: Identity, now: datetime
+) -> tuple[Source, bool]:
+    """The source for this account (created when new); True when it was created."""
+    source = await session.scalar(
+        select(Source).where(
+            Source.workspace_id == workspace_id,
+            Source.network == network,
+            Source.account_id == identity.account_id,
+        )
+    )
+    if source is not None:
+        source.name = identity.name
+        return source, False
+    source = Source(
+        workspace_id=workspace_id,
+        network=network,
+        account_id=identity.account_id,
+        name=identity.name,
+        status=Status.ACTIVE,
+        episode=0,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(source)
+    await session.flush()
+    return source, True
+
+
+async def current_credential(session: AsyncSession, source_id: int) -> Credential | None:
+    return await session.scalar(
+        select(Credential)
+        .where(Credential.source_id == source_id)
+        .order_by(Credential.id.desc())
+        .limit(1)
+    )

@@ -1,0 +1,490 @@
+"""A fake Slack Web API served over real HTTP on 127.0.0.1, for slack_sdk / Bolt clients.
+
+Usage (inside a pytest-asyncio test or fixture)::
+
+    fake = FakeSlack()
+    await fake.start()
+    client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+    ...
+    await fake.stop()
+    assert fake.violations == []
+
+Every request is recorded as a :class:`Call`. Block Kit payloads are validated with
+``blockkit``; problems are collected in ``fake.violations`` (the call still answers ok).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from blockkit import validate_message, validate_view
+
+MESSAGE_METHODS = frozenset(
+    {"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"}
+)
+VIEW_METHODS = frozenset({"views.publish", "views.open", "views.update"})
+# Form-encoded bodies carry these as JSON strings; they are decoded before recording.
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+RESPONSE_URL_METHOD = "response_url"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received.
+
+    ``method`` is the Web API method ("chat.postMessage") or "response_url"; ``args`` is the
+    merged query + body arguments (JSON-string fields decoded); ``token`` the bearer token (or
+    the ``token`` argument) if any. ``failed`` is True when the fake did not answer ok (bad
+    token, injected failure, missing argument, spent response_url). ``response`` is the JSON
+    body that was sent back; ``name`` is the response_url name for "response_url" calls.
+    """
+
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    failed: bool = False
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict, compare=False)
+    name: str | None = None
+
+
+@dataclass
+class _Failure:
+    error: str
+    status: int
+    retry_after: int | None
+    times: int
+
+
+class FakeSlack:
+    """Fake Slack Web API server. See module docstring."""
+
+    def __init__(
+        self,
+        *,
+        team_id: str = "T0001",
+        team_domain: str = "acme",
+        bot_user_id: str = "U0BOT",
+        bot_id: str = "B0BOT",
+        app_id: str = "A0APP",
+        response_url_max_uses: int | None = 5,
+    ) -> None:
+        self.team_id = team_id
+        self.team_domain = team_domain
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.response_url_max_uses = response_url_max_uses
+        self.calls: list[Call] = []
+        self.violations: list[str] = []
+        # Latest content of each message posted or updated: (channel, ts) -> message dict.
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Latest view per view id, and the Home tab view id of each user.
+        self.views: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, str] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._response_url_uses: dict[str, int] = {}
+        self._ts_counter = 0
+        self._view_counter = 0
+        self._changed: asyncio.Condition | None = None
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("FakeSlack already started")
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{name}", self._handle_response_url)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        self._base_url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._base_url
+
+    @property
+    def api_url(self) -> str:
+        """Base URL for AsyncWebClient(base_url=...) / SLACK_API_URL; ends with /api/."""
+        return f"{self.base_url}/api/"
+
+    def response_url(self, name: str = "r") -> str:
+        """A response_url on this server; posts to it are recorded as method "response_url"."""
+        return f"{self.base_url}/response/{name}"
+
+    # --- test helpers ----------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        error: str = "ratelimited",
+        status: int = 429,
+        retry_after: int | None = 1,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` answer HTTP ``status`` with
+        {"ok": false, "error": error} (and Retry-After when ``retry_after`` is not None).
+        Injected failures queue up in order."""
+        self._failures.setdefault(method, []).append(_Failure(error, status, retry_after, times))
+
+    def calls_to(self, method: str, *, include_failed: bool = True) -> list[Call]:
+        return [c for c in self.calls if c.method == method and (include_failed or not c.failed)]
+
+    def successful_calls(self, method: str) -> list[Call]:
+        return self.calls_to(method, include_failed=False)
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the helper's contract
+    ) -> list[Call]:
+        """Wait until ``count`` successful calls of ``method`` were recorded; return them all."""
+        if self._changed is None:
+            raise RuntimeError("FakeSlack is not started")
+        changed = self._changed
+        try:
+            async with asyncio.timeout(timeout), changed:
+                await changed.wait_for(lambda: len(self.successful_calls(method)) >= count)
+        except TimeoutError:
+            seen = "\n".join(f"  {c!r}" for c in self.calls) or "  (none)"
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {count} successful {method} call(s); "
+                f"got {len(self.successful_calls(method))}. Calls so far:\n{seen}"
+            ) from None
+        return self.successful_calls(method)
+
+    def reset(self) -> None:
+        """Forget recorded calls. Violations, injected failures and Slack-side state (messages,
+        views, response_url uses) are kept, so a teardown check of ``violations`` still sees
+        everything."""
+        self.calls.clear()
+
+    # --- request handling ------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            args = await _read_args(request)
+        except ValueError:
+            body = {"ok": False, "error": "invalid_json"}
+            return await self._answer(method, {}, None, 200, body)
+        token = _bearer(request.headers.get("Authorization"))
+        if token is None and isinstance(args.get("token"), str):
+            token = args.pop("token")
+        if token is None or not token.startswith("xoxb-"):
+            body = {"ok": False, "error": "invalid_auth"}
+            return await self._answer(method, args, token, 200, body)
+        injected = self._take_failure(method)
+        if injected is not None:
+            return await self._answer_failure(method, args, token, injected)
+        self._validate(method, args)
+        handler = _METHODS.get(method)
+        body = {"ok": False, "error": "unknown_method"} if handler is None else handler(self, args)
+        return await self._answer(method, args, token, 200, body)
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        method = RESPONSE_URL_METHOD
+        try:
+            args = await _read_args(request)
+            if isinstance(args.get("payload"), str) and len(args) == 1:
+                args = _decode_json_fields(json.loads(args["payload"]))
+        except ValueError:
+            body = {"ok": False, "error": "invalid_json"}
+            return await self._answer(method, {}, None, 400, body, name=name)
+        injected = self._take_failure(method)
+        if injected is not None:
+            return await self._answer_failure(method, args, None, injected, name=name)
+        uses = self._response_url_uses.get(name, 0) + 1
+        self._response_url_uses[name] = uses
+        if self.response_url_max_uses is not None and uses > self.response_url_max_uses:
+            body = {"ok": False, "error": "used_url"}
+            return await self._answer(method, args, None, 404, body, name=name)
+        self._validate(method, args)
+        return await self._answer(method, args, None, 200, {"ok": True}, name=name)
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    async def _answer_failure(
+        self,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        failure: _Failure,
+        *,
+        name: str | None = None,
+    ) -> web.Response:
+        headers = {}
+        if failure.retry_after is not None:
+            headers["Retry-After"] = str(failure.retry_after)
+        body = {"ok": False, "error": failure.error}
+        return await self._answer(method, args, token, failure.status, body, headers, name=name)
+
+    async def _answer(
+        self,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        status: int,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        name: str | None = None,
+    ) -> web.Response:
+        failed = status != 200 or body.get("ok") is not True
+        call = Call(method, args, token, failed=failed, status=status, response=body, name=name)
+        self.calls.append(call)
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+        return web.json_response(body, status=status, headers=headers)
+
+    def _validate(self, method: str, args: dict[str, Any]) -> None:
+        if method in MESSAGE_METHODS:
+            problems = validate_message(args)
+        elif method in VIEW_METHODS:
+            problems = validate_view(args.get("view"))
+        else:
+            return
+        self.violations.extend(f"{method}: {p}" for p in problems)
+
+    # --- id generators ---------------------------------------------------------------------
+
+    def next_ts(self) -> str:
+        """A new message ts, unique and increasing for this server."""
+        self._ts_counter += 1
+        micros = self._ts_counter * 100
+        return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _next_view_id(self) -> str:
+        self._view_counter += 1
+        return f"V{self._view_counter:08d}"
+
+    # --- methods ---------------------------------------------------------------------------
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": "Acme",
+            "team_id": self.team_id,
+            "user": "sources-bot",
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not _has_content(args):
+            return {"ok": False, "error": "no_text"}
+        ts = self.next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "text": args.get("text", ""),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "ts": ts,
+        }
+        for key in ("blocks", "attachments", "metadata"):
+            if key in args:
+                message[key] = args[key]
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        ts = args.get("ts")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "message_not_found"}
+        if not _has_content(args):
+            return {"ok": False, "error": "no_text"}
+        previous = self.messages.get((channel, ts), {})
+        message = {**previous, "text": args.get("text", ""), "ts": ts, "edited": {"ts": ts}}
+        for key in ("blocks", "attachments"):
+            if key in args:
+                message[key] = args[key]
+        self.messages[(channel, ts)] = message
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": args.get("text", ""),
+            "message": message,
+        }
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        if not _has_content(args):
+            return {"ok": False, "error": "no_text"}
+        return {"ok": True, "message_ts": self.next_ts()}
+
+    def _view_answer(self, view: Any, view_id: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        stored = {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": view.get("type"),
+            "blocks": view.get("blocks", []),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "state": {"values": {}},
+            "hash": f"{1_700_000_000 + self._view_counter}.{view_id.lower()}",
+            "title": view.get("title"),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "clear_on_close": view.get("clear_on_close", False),
+            "notify_on_close": view.get("notify_on_close", False),
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": self.app_id,
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+            **extra,
+        }
+        self.views[view_id] = stored
+        return {"ok": True, "view": stored}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = args.get("user_id")
+        if not user_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = self.home_views.get(user_id) or self._next_view_id()
+        answer = self._view_answer(args.get("view"), view_id, {})
+        if answer["ok"]:
+            self.home_views[user_id] = view_id
+        return answer
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view_answer(args.get("view"), self._next_view_id(), {})
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        view_id = args.get("view_id")
+        if not view_id and args.get("external_id"):
+            view_id = next(
+                (
+                    vid
+                    for vid, v in self.views.items()
+                    if v.get("external_id") == args["external_id"]
+                ),
+                None,
+            )
+            if view_id is None:
+                return {"ok": False, "error": "not_found"}
+        if not view_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view_answer(args.get("view"), view_id, {})
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = args.get("users")
+        if isinstance(users, list):
+            users = ",".join(users)
+        if not users:
+            if args.get("channel"):
+                return {"ok": True, "channel": {"id": args["channel"]}}
+            return {"ok": False, "error": "users_list_not_supplied"}
+        first = str(users).split(",")[0].strip()
+        return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": "D" + first}}
+
+
+_METHODS = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._post_message,
+    "chat.update": FakeSlack._update,
+    "chat.postEphemeral": FakeSlack._post_ephemeral,
+    "views.publish": FakeSlack._views_publish,
+    "views.open": FakeSlack._views_open,
+    "views.update": FakeSlack._views_update,
+    "conversations.open": FakeSlack._conversations_open,
+}
+
+
+def _has_content(args: Mapping[str, Any]) -> bool:
+    return bool(args.get("text") or args.get("blocks") or args.get("attachments"))
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _decode_json_fields(args: dict[str, Any]) -> dict[str, Any]:
+    for key in JSON_FIELDS:
+        value = args.get(key)
+        if isinstance(value, str):
+            # Undecodable values stay as sent; the validator reports them.
+            with contextlib.suppress(ValueError):
+                args[key] = json.loads(value)
+    return args
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    """Merge query-string and body arguments the way Slack does (JSON or form bodies)."""
+    args: dict[str, Any] = dict(request.query)
+    raw = await request.text()
+    if raw:
+        if request.content_type == "application/json":
+            body = json.loads(raw)
+            if isinstance(body, dict):
+                args.update(body)
+        else:
+            args.update(dict(parse_qsl(raw, keep_blank_values=True)))
+    return _decode_json_fields(args)
