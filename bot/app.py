@@ -100,7 +100,6 @@ def create_app(
     bolt = AsyncApp(
         client=services.ctx.slack.client,
         signing_secret=settings.slack_signing_secret,
-        token=settings.slack_bot_token,
     )
     handlers.register(bolt, services)
     slack_handler = AsyncSlackRequestHandler(bolt)

@@ -10,7 +10,7 @@ from bot.blocks import Block, Message
 from bot.blocks.base import context, escape, header, mention, section
 from bot.blocks.sources import action_blocks
 from bot.domain import Identity, SourceInfo
-from bot.services.status import long_date
+from bot.status import long_date
 
 MAX_NOTICE_BLOCKS = 50
 INTRO = (

@@ -17,7 +17,7 @@ from bot.blocks.base import (
     section,
 )
 from bot.domain import SourceInfo, Status
-from bot.services.status import expired_reason, expires_in, short_date
+from bot.status import expired_reason, expires_in, short_date
 
 RECONNECT = "Reconnect"
 
@@ -43,8 +43,8 @@ def detail(source: SourceInfo, now: datetime) -> str:
             parts.append(expires_in(source.expires_at, now))
         else:
             parts.append(f"valid until {short_date(source.expires_at)}")
-    if source.restored_by:
-        parts.append(f"connected by {mention(source.restored_by)}")
+    if source.connected_by:
+        parts.append(f"connected by {mention(source.connected_by)}")
     return ", ".join(parts)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.services.connect import Outcome, Result
-from bot.services.status import long_date
+from bot.status import long_date
 
 RETRY = (
     "Go back to Slack and click <b>Reconnect</b> (or run <code>/sources connect</code>) "

@@ -57,13 +57,13 @@ class DigestService:
         day = self.local_now(workspace).date()
         sources = await self.sources.list(workspace.id)
         async with self.ctx.db() as session:
-            last_posted = await session.scalar(
-                select(DigestRun.posted_at)
-                .where(DigestRun.workspace_id == workspace.id, DigestRun.posted_at.is_not(None))
-                .order_by(DigestRun.posted_at.desc())
+            last_run = await session.scalar(
+                select(DigestRun.claimed_at)
+                .where(DigestRun.workspace_id == workspace.id, DigestRun.day < day)
+                .order_by(DigestRun.claimed_at.desc())
                 .limit(1)
             )
-        since = last_posted or now - timedelta(days=1)
+        since = last_run or workspace.created_at
         content = DigestContent(
             day=day,
             expired=[s for s in sources if s.status.needs_reconnect],

@@ -14,8 +14,8 @@ from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.notices import NoticeService
 from bot.services.sources import SourceService, current_credential
-from bot.services.status import effective_status, expired_reason
 from bot.services.workspaces import WorkspaceService
+from bot.status import effective_status, expired_reason
 from bot.store.models import Source
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
 from bot.services.context import Context
-from bot.services.status import effective_status
+from bot.status import effective_status
 from bot.store.models import Credential, Source
 
 
@@ -78,16 +78,23 @@ def add_credential(
 
 
 def mark_connected(source: Source, tokens: TokenSet, user_id: str | None, now: datetime) -> None:
-    """A fresh credential makes the source active and clears the last failure."""
+    """A fresh credential makes the source active and clears the last failure.
+
+    It counts as restored (for the digest) when the source had stopped or was about to.
+    """
+    was_down = source.status != Status.ACTIVE or (
+        source.expires_at is not None and source.expires_at <= now
+    )
     if source.status != Status.ACTIVE:
         source.status_changed_at = now
+    if user_id and was_down:
+        source.restored_at = now
+        source.restored_by = user_id
     source.status = Status.ACTIVE
     source.expires_at = tokens.expires_at
     source.last_error = None
     source.updated_at = now
     if user_id:
-        source.restored_at = now
-        source.restored_by = user_id
         source.connected_by = user_id
 
 

@@ -204,10 +204,10 @@ class FakeSlack:
         if token is None or not token.startswith("xoxb-"):
             body = {"ok": False, "error": "invalid_auth"}
             return await self._answer(method, args, token, 200, body)
+        self._validate(method, args)
         injected = self._take_failure(method)
         if injected is not None:
             return await self._answer_failure(method, args, token, injected)
-        self._validate(method, args)
         handler = _METHODS.get(method)
         body = {"ok": False, "error": "unknown_method"} if handler is None else handler(self, args)
         return await self._answer(method, args, token, 200, body)
@@ -222,15 +222,20 @@ class FakeSlack:
         except ValueError:
             body = {"ok": False, "error": "invalid_json"}
             return await self._answer(method, {}, None, 400, body, name=name)
+        self._validate(method, args)
         injected = self._take_failure(method)
         if injected is not None:
             return await self._answer_failure(method, args, None, injected, name=name)
         uses = self._response_url_uses.get(name, 0) + 1
         self._response_url_uses[name] = uses
         if self.response_url_max_uses is not None and uses > self.response_url_max_uses:
+            self.violations.append(
+                f"response_url: {request.path} used {uses} times; Slack allows "
+                f"{self.response_url_max_uses} (it answers 404 used_url). Give each simulated "
+                "interaction its own fake.response_url(name)."
+            )
             body = {"ok": False, "error": "used_url"}
             return await self._answer(method, args, None, 404, body, name=name)
-        self._validate(method, args)
         return await self._answer(method, args, None, 200, {"ok": True}, name=name)
 
     def _take_failure(self, method: str) -> _Failure | None:

@@ -1,0 +1,168 @@
+"""The test harness: the real ASGI app, a fake Slack and a fake LinkedIn on 127.0.0.1.
+
+Slack requests are signed as Slack signs them and go through the app's real routes; work
+that listeners do after their ack is awaited through the fake Slack's ``wait_for``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import pytest
+from cryptography.fernet import Fernet
+from fakes import slack_requests
+from fakes.oauth_provider import FakeOAuthProvider
+from fakes.slack_api import FakeSlack
+from sqlalchemy import text
+
+from bot.app import Bot, create_app
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.store.db import create_engine
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+PUBLIC_URL = "http://bot.test"
+TEAM = "T0001"
+CHANNEL = "C0NOTICES"
+START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Any) -> AsyncIterator[str]:
+    """SQLite in a temporary file, or a freshly emptied TEST_DATABASE_URL (PostgreSQL in CI)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack(team_id=TEAM)
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.violations == [], "Block Kit payloads broke Slack's limits"
+
+
+@pytest.fixture
+async def linkedin() -> AsyncIterator[FakeOAuthProvider]:
+    provider = FakeOAuthProvider()
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+@pytest.fixture
+def clock(linkedin: FakeOAuthProvider) -> FrozenClock:
+    clock = FrozenClock(START)
+    linkedin.now = clock.now  # the provider's token lifetimes follow the same clock
+    return clock
+
+
+def bot_env(database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider) -> dict[str, str]:
+    return {
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_NOTIFY_CHANNEL": CHANNEL,
+        "DATABASE_URL": database_url,
+        "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "PUBLIC_URL": PUBLIC_URL,
+        "LINKEDIN_CLIENT_ID": linkedin.client_id,
+        "LINKEDIN_CLIENT_SECRET": linkedin.client_secret,
+        "LINKEDIN_AUTHORIZE_URL": linkedin.authorize_url,
+        "LINKEDIN_TOKEN_URL": linkedin.token_url,
+        "LINKEDIN_USERINFO_URL": linkedin.userinfo_url,
+    }
+
+
+@dataclass
+class Harness:
+    bot: Bot
+    slack: FakeSlack
+    linkedin: FakeOAuthProvider
+    clock: FrozenClock
+    http: httpx2.AsyncClient
+
+    @property
+    def services(self) -> Any:
+        return self.bot.services
+
+    async def send(
+        self, body: str, *, timestamp: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> httpx2.Response:
+        signed = slack_requests.sign(body, SIGNING_SECRET, timestamp or int(time.time()))
+        return await self.http.post(
+            "/slack/events", content=body, headers={**signed, **(headers or {})}
+        )
+
+    async def command(self, text: str = "", user: str = "U1") -> dict[str, Any]:
+        """Run ``/sources text`` and return what the bot posted to the response_url."""
+        before = len(self.slack.successful_calls("response_url"))
+        name = f"cmd-{before}"  # each invocation has its own response_url, as in Slack
+        body, _ = slack_requests.slash_command(
+            text=text, user_id=user, team_id=TEAM, response_url=self.slack.response_url(name)
+        )
+        response = await self.send(body)
+        assert response.status_code == 200
+        calls = await self.slack.wait_for("response_url", before + 1)
+        return calls[-1].args
+
+    async def click(
+        self, action_id: str, value: str, user: str = "U1", **kwargs: Any
+    ) -> httpx2.Response:
+        body, _ = slack_requests.block_actions(
+            action_id, value, user_id=user, team_id=TEAM, **kwargs
+        )
+        return await self.send(body)
+
+    async def event(
+        self, event: dict[str, Any], headers: Mapping[str, str] | None = None
+    ) -> httpx2.Response:
+        body, _ = slack_requests.event_callback(event, team_id=TEAM)
+        return await self.send(body, headers=headers)
+
+    def browser(self) -> httpx2.AsyncClient:
+        """A person's browser: the bot's URLs reach the app, the provider's its real server."""
+        return httpx2.AsyncClient(
+            mounts={PUBLIC_URL: httpx2.ASGITransport(app=self.bot.asgi)},
+            follow_redirects=True,
+        )
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.bot.engine.connect() as connection:
+            return list((await connection.execute(text(sql), params)).all())
+
+
+@pytest.fixture
+async def harness(
+    database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider, clock: FrozenClock
+) -> AsyncIterator[Harness]:
+    settings = Settings.from_env(bot_env(database_url, slack, linkedin))
+    bot = create_app(settings, clock=clock, scheduler=False)
+    await bot.start()
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=bot.asgi), base_url=PUBLIC_URL)
+    yield Harness(bot, slack, linkedin, clock, http)
+    await http.aclose()
+    await bot.stop()
+
+
+def blocks_text(payload: Mapping[str, Any]) -> str:
+    """Every piece of text in a message or view, to assert on what a person reads."""
+    return json.dumps(payload.get("blocks", []), ensure_ascii=False)

@@ -1,0 +1,449 @@
+"""The core loop, end to end: connect, list, expire, notice, reconnect, confirm, digest, Home."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx2
+from conftest import CHANNEL, PUBLIC_URL, TEAM, Harness, blocks_text
+from fakes import slack_requests
+
+from bot import ids
+
+ACME = ("urn-acme", "Acme Corp")
+OTHER = ("urn-other", "Someone Else")
+
+
+def link_from(payload: dict[str, Any]) -> str:
+    """The URL of the 'Open LinkedIn' button in a link message or modal."""
+    for block in payload["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == ids.OPEN_OAUTH_LINK:
+                return str(element["url"])
+    raise AssertionError(f"no link button in {payload}")
+
+
+def reconnect_values(payload: dict[str, Any]) -> list[str]:
+    return [
+        block["accessory"]["value"]
+        for block in payload["blocks"]
+        if block.get("accessory", {}).get("action_id") == ids.RECONNECT_SOURCE
+    ]
+
+
+async def connect(h: Harness, account: tuple[str, str] = ACME, user: str = "U1") -> httpx2.Response:
+    """Walk `/sources connect linkedin` through the browser as ``account``."""
+    h.linkedin.add_account(*account)
+    h.linkedin.login_as(account[0])
+    payload = await h.command("connect linkedin", user=user)
+    async with h.browser() as browser:
+        return await browser.get(link_from(payload))
+
+
+async def expire_acme(h: Harness) -> dict[str, Any]:
+    """Connect Acme, let its token run out, scan: returns the posted notice's call args."""
+    await connect(h)
+    h.clock.advance(timedelta(days=61))
+    report = await h.services.scan.run()
+    assert report.notices_posted == 1
+    (notice,) = h.slack.successful_calls("chat.postMessage")[-1:]
+    return notice.args | {"ts": notice.response["ts"]}
+
+
+async def click_reconnect(h: Harness, notice: dict[str, Any], user: str = "U2") -> str:
+    """Click the notice's Reconnect button as ``user``; return the private link."""
+    (value,) = reconnect_values(notice)
+    before = len(h.slack.successful_calls("response_url"))
+    response = await h.click(
+        ids.RECONNECT_SOURCE,
+        value,
+        user=user,
+        channel_id=CHANNEL,
+        message_ts=notice["ts"],
+        response_url=h.slack.response_url(f"click-{user}"),
+    )
+    assert response.status_code == 200
+    calls = await h.slack.wait_for("response_url", before + 1)
+    assert calls[-1].args["response_type"] == "ephemeral"
+    return link_from(calls[-1].args)
+
+
+# 1. connect ----------------------------------------------------------------------------------
+
+
+async def test_connect_creates_source_and_confirms(harness: Harness) -> None:
+    page = await connect(harness)
+    assert page.status_code == 200
+    assert "Acme Corp" in page.text and "connected" in page.text
+
+    sources = await harness.services.sources.list(TEAM)
+    assert [(s.account_id, s.name, s.status) for s in sources] == [
+        ("urn-acme", "Acme Corp", "active")
+    ]
+    assert sources[0].expires_at == harness.clock.now() + timedelta(seconds=5184000)
+
+    (dm,) = await harness.slack.wait_for("chat.postMessage")
+    assert dm.args["channel"] == "U1"
+    assert "LinkedIn · Acme Corp is connected" in dm.args["text"]
+
+
+async def test_link_message_is_private_and_explains_itself(harness: Harness) -> None:
+    payload = await harness.command("connect linkedin")
+    assert payload["response_type"] == "ephemeral"
+    assert link_from(payload).startswith(f"{PUBLIC_URL}/oauth/start/")
+    assert "only for you, works once and expires in 10 minutes" in blocks_text(payload)
+
+
+async def test_pkce_is_not_sent_to_linkedin_and_state_is_random(harness: Harness) -> None:
+    await connect(harness)
+    (authorize,) = harness.linkedin.authorize_requests
+    assert "code_challenge" not in authorize
+    assert len(authorize["state"]) >= 32
+    assert authorize["scope"] == "openid profile"
+    assert authorize["redirect_uri"] == f"{PUBLIC_URL}/oauth/callback/linkedin"
+
+
+async def test_unconfigured_network_says_what_to_set(harness: Harness) -> None:
+    payload = await harness.command("connect tiktok")
+    assert "I don't know the network `tiktok`" in payload["text"]
+
+
+# 2. /sources ----------------------------------------------------------------------------------
+
+
+async def test_sources_lists_expired_with_error_and_reconnect(harness: Harness) -> None:
+    await expire_acme(harness)
+    payload = await harness.command("")
+    text = blocks_text(payload)
+    assert ":lock: *LinkedIn connection expired on 27 Jan*" in text
+    assert "LinkedIn · Acme Corp" in text  # the name, in the context line
+    assert len(reconnect_values(payload)) == 1
+
+
+async def test_sources_filters_and_help(harness: Harness) -> None:
+    await connect(harness)
+    assert "No expired sources" in (await harness.command("expired"))["text"]
+    assert "Acme Corp" in blocks_text(await harness.command("linkedin"))
+    help_text = blocks_text(await harness.command("help"))
+    assert "/sources connect <network>" in help_text.replace("&lt;", "<").replace("&gt;", ">")
+    unknown = await harness.command("frobnicate <!channel>")
+    assert "I didn't understand" in blocks_text(unknown)
+    assert "<!channel>" not in blocks_text(unknown)
+
+
+# 3. expiry and notices ------------------------------------------------------------------------
+
+
+async def test_expiry_posts_one_notice_per_episode(harness: Harness) -> None:
+    notice = await expire_acme(harness)
+    assert notice["channel"] == CHANNEL
+    assert "1 connection needs reconnecting" in notice["text"]
+
+    again = await harness.services.scan.run()
+    assert again.notices_posted == 0
+    assert len(harness.slack.successful_calls("chat.postMessage")) == 2  # the DM and the notice
+
+
+async def test_two_scans_at_once_post_one_notice(harness: Harness) -> None:
+    await connect(harness)
+    harness.clock.advance(timedelta(days=61))
+    reports = await asyncio.gather(harness.services.scan.run(), harness.services.scan.run())
+    assert sorted(r.notices_posted for r in reports) == [0, 1]
+    notices = [
+        c
+        for c in harness.slack.successful_calls("chat.postMessage")
+        if c.args["channel"] == CHANNEL
+    ]
+    assert len(notices) == 1
+    assert await harness.rows("SELECT episode FROM sources") == [(1,)]
+
+
+async def test_revoked_token_found_by_identity_check(harness: Harness) -> None:
+    await connect(harness)
+    harness.linkedin.revoke_tokens(ACME[0])
+    harness.clock.advance(timedelta(days=1))
+    report = await harness.services.scan.run()
+    assert report.expired == ["LinkedIn · Acme Corp"]
+    (source,) = await harness.services.sources.list(TEAM)
+    assert source.status == "expired"
+    assert source.last_error is not None and "rejected" in source.last_error.reason
+
+
+async def test_network_down_during_health_check_changes_nothing(harness: Harness) -> None:
+    await connect(harness)
+    harness.linkedin.fail_userinfo(status=503)
+    harness.clock.advance(timedelta(days=1))
+    report = await harness.services.scan.run()
+    assert report.expired == [] and len(report.transient) == 1
+    (source,) = await harness.services.sources.list(TEAM)
+    assert source.status == "active"
+
+
+async def test_notice_failure_is_retried_by_the_next_scan(harness: Harness) -> None:
+    await connect(harness)
+    harness.clock.advance(timedelta(days=61))
+    harness.slack.fail("chat.postMessage", error="channel_not_found", status=200, retry_after=None)
+    assert (await harness.services.scan.run()).notices_posted == 0
+    assert (await harness.services.scan.run()).notices_posted == 1
+
+
+# 4 and 5. Reconnect and the callback ----------------------------------------------------------
+
+
+async def test_reconnect_restores_source_and_confirms_in_thread(harness: Harness) -> None:
+    notice = await expire_acme(harness)
+    link = await click_reconnect(harness, notice, user="U2")
+
+    async with harness.browser() as browser:
+        page = await browser.get(link)
+    assert page.status_code == 200 and "reconnected" in page.text
+
+    (source,) = await harness.services.sources.list(TEAM)
+    assert source.status == "active"
+    assert source.restored_by == "U2"
+    assert source.expires_at == harness.clock.now() + timedelta(seconds=5184000)
+
+    posts = await harness.slack.wait_for("chat.postMessage", 3)
+    reply = posts[-1].args
+    assert reply["thread_ts"] == notice["ts"] and reply["channel"] == CHANNEL
+    assert reply["text"] == "LinkedIn · Acme Corp reconnected by <@U2>, valid until 29 Mar 2027"
+
+    (update,) = await harness.slack.wait_for("chat.update")
+    assert update.args["ts"] == notice["ts"]
+    assert "All reconnected" in blocks_text(update.args)
+    assert reconnect_values(update.args) == []
+
+
+async def test_wrong_account_changes_nothing_and_says_who(harness: Harness) -> None:
+    notice = await expire_acme(harness)
+    link = await click_reconnect(harness, notice)
+    harness.linkedin.add_account(*OTHER)
+    harness.linkedin.login_as(OTHER[0])
+    credentials_before = await harness.rows("SELECT id FROM credentials")
+
+    async with harness.browser() as browser:
+        page = await browser.get(link)
+    assert page.status_code == 409
+    assert "Someone Else" in page.text and "Acme Corp" in page.text
+
+    (source,) = await harness.services.sources.list(TEAM)
+    assert source.status == "expired" and source.name == "Acme Corp"
+    assert await harness.rows("SELECT id FROM credentials") == credentials_before
+    assert await harness.rows("SELECT count(*) FROM sources") == [(1,)]
+    posts = await harness.slack.wait_for("chat.postMessage", 3)
+    assert posts[-1].args["thread_ts"] == notice["ts"]
+    assert "Someone Else" in posts[-1].args["blocks"][0]["text"]["text"]
+
+
+async def test_access_denied_page(harness: Harness) -> None:
+    notice = await expire_acme(harness)
+    link = await click_reconnect(harness, notice)
+    harness.linkedin.deny_next()
+    async with harness.browser() as browser:
+        page = await browser.get(link)
+    assert "Connection cancelled" in page.text
+    (source,) = await harness.services.sources.list(TEAM)
+    assert source.status == "expired"
+
+
+async def test_link_is_single_use(harness: Harness) -> None:
+    payload = await harness.command("connect linkedin")
+    harness.linkedin.add_account(*ACME)
+    async with harness.browser() as browser:
+        first = await browser.get(link_from(payload))
+        second = await browser.get(link_from(payload))
+    assert first.status_code == 200
+    assert second.status_code == 410 and "already used" in second.text
+
+
+async def test_link_expires_after_ten_minutes(harness: Harness) -> None:
+    payload = await harness.command("connect linkedin")
+    harness.clock.advance(timedelta(minutes=10, seconds=1))
+    async with harness.browser() as browser:
+        page = await browser.get(link_from(payload))
+    assert page.status_code == 410 and "expired" in page.text
+    assert harness.linkedin.authorize_requests == []
+
+
+async def callback_url(h: Harness, browser: httpx2.AsyncClient) -> str:
+    """Open a connect link in ``browser`` and stop at the network's redirect back to the bot."""
+    h.linkedin.add_account(*ACME)
+    payload = await h.command("connect linkedin")
+    start = await browser.get(link_from(payload), follow_redirects=False)
+    at_provider = await browser.get(start.headers["location"], follow_redirects=False)
+    return str(at_provider.headers["location"])
+
+
+async def test_replayed_state_is_refused(harness: Harness) -> None:
+    async with harness.browser() as browser:
+        url = await callback_url(harness, browser)
+        assert (await browser.get(url)).status_code == 200
+        replay = await browser.get(url)
+    assert replay.status_code == 410 and "already used" in replay.text
+    assert len(harness.linkedin.token_requests) == 1
+
+
+async def test_forged_state_is_refused_before_any_exchange(harness: Harness) -> None:
+    async with harness.browser() as browser:
+        url = await callback_url(harness, browser)
+        forged = re.sub(r"state=[^&]+", "state=forged", url)
+        page = await browser.get(forged)
+        missing = await browser.get(f"{PUBLIC_URL}/oauth/callback/linkedin?code=abc")
+    assert page.status_code == 400 and "not valid" in page.text
+    assert missing.status_code == 400
+    assert harness.linkedin.token_requests == []
+    assert await harness.rows("SELECT count(*) FROM sources") == [(0,)]
+
+
+async def test_state_from_another_browser_is_refused(harness: Harness) -> None:
+    async with harness.browser() as browser:
+        url = await callback_url(harness, browser)
+    async with harness.browser() as other:  # no cookie from the link: somebody else's browser
+        page = await other.get(url)
+    assert page.status_code == 403
+    assert harness.linkedin.token_requests == []
+    assert await harness.rows("SELECT count(*) FROM sources") == [(0,)]
+
+
+async def test_expired_state_is_refused(harness: Harness) -> None:
+    async with harness.browser() as browser:
+        url = await callback_url(harness, browser)
+        harness.clock.advance(timedelta(minutes=11))
+        page = await browser.get(url)
+    assert page.status_code == 410
+    assert harness.linkedin.token_requests == []
+
+
+async def test_network_down_at_exchange_gets_its_own_page(harness: Harness) -> None:
+    async with harness.browser() as browser:
+        url = await callback_url(harness, browser)
+        harness.linkedin.fail_token(status=503)
+        page = await browser.get(url)
+    assert page.status_code == 502 and "could not be reached" in page.text
+    assert "Traceback" not in page.text
+    assert await harness.rows("SELECT count(*) FROM sources") == [(0,)]
+
+
+async def test_database_holds_no_plaintext_token(harness: Harness) -> None:
+    await connect(harness)
+    (token,) = harness.linkedin.issued_tokens(ACME[0])
+    rows = await harness.rows("SELECT access_token, refresh_token FROM credentials")
+    assert rows and all(token not in str(row) for row in rows)
+    attempts = await harness.rows("SELECT * FROM connect_attempts")
+    authorize_state = harness.linkedin.authorize_requests[0]["state"]
+    assert all(authorize_state not in str(row) for row in attempts)
+
+
+# Slack request checks -------------------------------------------------------------------------
+
+
+async def test_bad_signature_and_stale_timestamp_are_refused(harness: Harness) -> None:
+    body, _ = slack_requests.slash_command(response_url=harness.slack.response_url())
+    headers = slack_requests.sign(body, "wrong-secret")
+    bad = await harness.http.post("/slack/events", content=body, headers=headers)
+    stale = await harness.send(body, timestamp=int(harness.clock.now().timestamp()) - 3600)
+    assert (bad.status_code, stale.status_code) == (401, 401)
+    assert harness.slack.calls_to("response_url") == []
+
+
+async def test_slack_timeout_retry_does_no_duplicate_work(harness: Harness) -> None:
+    event = {
+        "type": ids.APP_HOME_OPENED,
+        "user": "U1",
+        "channel": "DU1",
+        "tab": "home",
+        "event_ts": "1.0",
+    }
+    assert (await harness.event(event)).status_code == 200
+    await harness.slack.wait_for("views.publish")
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert (await harness.event(event, headers=retry)).status_code == 200
+    await harness.command("help")  # a later request: its work is done after the retry's
+    assert len(harness.slack.calls_to("views.publish")) == 1
+
+
+# 6. digest ------------------------------------------------------------------------------------
+
+
+async def test_digest_lists_expired_and_posts_once_a_day(harness: Harness) -> None:
+    await expire_acme(harness)
+    harness.clock.set(harness.clock.now().replace(hour=9, minute=2))
+    assert await harness.services.digest.run_due() == 1
+    assert await harness.services.digest.run_due() == 0
+    results = await asyncio.gather(*(harness.services.digest.run_due() for _ in range(2)))
+    assert results == [0, 0]
+    digests = [
+        c for c in harness.slack.successful_calls("chat.postMessage") if "digest" in c.args["text"]
+    ]
+    assert len(digests) == 1
+    assert "1 expired" in digests[0].args["text"]
+    assert len(reconnect_values(digests[0].args)) == 1
+
+
+async def test_digest_waits_for_its_hour_and_is_quiet_when_all_is_well(harness: Harness) -> None:
+    await connect(harness)  # expires in 60 days: all is well
+    harness.clock.set(harness.clock.now().replace(hour=8))
+    assert await harness.services.digest.run_due() == 0
+    harness.clock.set(harness.clock.now().replace(hour=9))
+    assert await harness.services.digest.run_due() == 0
+    assert all("digest" not in c.args.get("text", "") for c in harness.slack.calls)
+
+
+async def test_digest_reports_what_was_restored(harness: Harness) -> None:
+    notice = await expire_acme(harness)
+    link = await click_reconnect(harness, notice)
+    async with harness.browser() as browser:
+        await browser.get(link)
+    harness.clock.advance(timedelta(days=1))
+    harness.clock.set(harness.clock.now().replace(hour=9))
+    assert await harness.services.digest.run_due() == 1
+    digest = harness.slack.successful_calls("chat.postMessage")[-1].args
+    assert "1 restored" in digest["text"]
+    assert "LinkedIn · Acme Corp" in blocks_text(digest)
+
+
+# 7. App Home ----------------------------------------------------------------------------------
+
+
+async def test_app_home_shows_banner_list_and_connect_button(harness: Harness) -> None:
+    await expire_acme(harness)
+    body, _ = slack_requests.app_home_opened(user_id="U3", team_id=TEAM)
+    assert (await harness.send(body)).status_code == 200
+    (publish,) = await harness.slack.wait_for("views.publish")
+    view = publish.args["view"]
+    text = blocks_text(view)
+    assert publish.args["user_id"] == "U3"
+    assert "1 source has stopped working" in text
+    assert "Connect LinkedIn" in text
+    assert len(reconnect_values(view)) == 1
+
+
+async def test_app_home_reconnect_opens_a_modal_with_the_link(harness: Harness) -> None:
+    await expire_acme(harness)
+    (source,) = await harness.services.sources.list(TEAM)
+    response = await harness.click(
+        ids.RECONNECT_SOURCE, str(source.id), view=slack_requests.home_view(team_id=TEAM)
+    )
+    assert response.status_code == 200
+    (opened,) = await harness.slack.wait_for("views.open")
+    assert link_from(opened.args["view"]).startswith(f"{PUBLIC_URL}/oauth/start/")
+
+
+async def test_messages_tab_is_ignored(harness: Harness) -> None:
+    body, _ = slack_requests.app_home_opened(user_id="U3", tab="messages", team_id=TEAM)
+    assert (await harness.send(body)).status_code == 200
+    await harness.command("help")
+    assert harness.slack.calls_to("views.publish") == []
+
+
+async def test_query_string_never_reaches_page_or_logs(harness: Harness, caplog: Any) -> None:
+    async with harness.browser() as browser:
+        url = await callback_url(harness, browser)
+        code = parse_qs(urlparse(url).query)["code"][0]
+        page = await browser.get(url)
+    assert code not in page.text
+    assert code not in caplog.text
