@@ -24,9 +24,18 @@ class RedactOAuthPaths(logging.Filter):
         return True
 
 
+class DropBoltTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client wins; it does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("As you gave `client` as well")
+
+
 def configure(level: str = "INFO") -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("uvicorn.access").addFilter(RedactOAuthPaths())
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(DropBoltTokenNotice())
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

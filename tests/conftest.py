@@ -125,7 +125,7 @@ class Harness:
         return calls[-1].args
 
     async def click(
-        self, action_id: str, value: str, user: str = "U1", **kwargs: Any
+        self, action_id: str, value: str | None, user: str = "U1", **kwargs: Any
     ) -> httpx2.Response:
         body, _ = slack_requests.block_actions(
             action_id, value, user_id=user, team_id=TEAM, **kwargs

@@ -9,10 +9,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx2
-from conftest import CHANNEL, PUBLIC_URL, TEAM, Harness, blocks_text
+from conftest import CHANNEL, PUBLIC_URL, TEAM, Harness, blocks_text, bot_env
 from fakes import slack_requests
 
 from bot import ids
+from bot.app import create_app
+from bot.config import Settings
 
 ACME = ("urn-acme", "Acme Corp")
 OTHER = ("urn-other", "Someone Else")
@@ -447,3 +449,37 @@ async def test_query_string_never_reaches_page_or_logs(harness: Harness, caplog:
         page = await browser.get(url)
     assert code not in page.text
     assert code not in caplog.text
+
+
+async def test_choosing_the_notice_channel_on_the_app_home(harness: Harness) -> None:
+    response = await harness.click(
+        ids.SET_NOTIFY_CHANNEL,
+        None,
+        user="U3",
+        view=slack_requests.home_view(team_id=TEAM),
+        action_type="conversations_select",
+        action_fields={"selected_conversation": "C0CHOSEN"},
+    )
+    assert response.status_code == 200
+    (publish,) = await harness.slack.wait_for("views.publish")
+    assert "Notices and the daily digest go to <#C0CHOSEN>" in blocks_text(publish.args["view"])
+    assert await harness.rows("SELECT notify_channel FROM workspaces") == [("C0CHOSEN",)]
+
+
+async def test_unconfigured_network_names_the_variables(
+    database_url: str, slack: Any, linkedin: Any, clock: Any
+) -> None:
+    env = bot_env(database_url, slack, linkedin)
+    del env["LINKEDIN_CLIENT_SECRET"]
+    bot = create_app(Settings.from_env(env), clock=clock, scheduler=False)
+    await bot.start()
+    try:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=bot.asgi), base_url=PUBLIC_URL
+        ) as http:
+            h = Harness(bot, slack, linkedin, clock, http)
+            payload = await h.command("connect linkedin")
+    finally:
+        await bot.stop()
+    assert "LinkedIn is not configured yet" in payload["text"]
+    assert "LINKEDIN_CLIENT_SECRET" in payload["text"]

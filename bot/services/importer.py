@@ -46,21 +46,21 @@ def parse_records(data: Any, catalogue: Catalogue) -> list[ImportRecord]:
     if not isinstance(data, list):
         raise InvalidImport(["the file must hold a JSON array of records"])
     problems: list[str] = []
-    records: list[ImportRecord] = []
+    numbered: list[tuple[int, ImportRecord]] = []
     for number, raw in enumerate(data, start=1):
         errors = _check(raw, catalogue)
         problems.extend(f"record {number}: {error}" for error in errors)
         if not errors:
-            records.append(_record(raw))
+            numbered.append((number, _record(raw)))
     seen: dict[tuple[str | None, str, str], int] = {}
-    for number, record in enumerate(records, start=1):
+    for number, record in numbered:  # numbers of the file, not of the valid records
         key = (record.workspace, record.network, record.identity.account_id)
         if key in seen:
             problems.append(f"record {number}: account_id: same account as record {seen[key]}")
         seen.setdefault(key, number)
     if problems:
         raise InvalidImport(problems)
-    return records
+    return [record for _, record in numbered]
 
 
 def _check(raw: Any, catalogue: Catalogue) -> list[str]:

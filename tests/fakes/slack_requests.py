@@ -145,6 +145,7 @@ def block_actions(
     *,
     block_id: str = "actions",
     action_type: str = "button",
+    action_fields: dict[str, Any] | None = None,
     button_text: str = "Button",
     message: dict[str, Any] | None = None,
     is_ephemeral: bool = False,
@@ -174,6 +175,7 @@ def block_actions(
     }
     if value is not None:
         action["value"] = value
+    action.update(action_fields or {})  # e.g. selected_conversation for a select
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
