@@ -126,10 +126,13 @@ def _source_json(s: Any) -> dict[str, Any]:
 
 
 async def _import(services: Any, args: argparse.Namespace) -> int:
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+
     from bot.services.importer import InvalidImport, import_records, parse_records
 
     try:
-        data = json.loads(args.file.read_text())
+        data = json.loads(args.file.read_text(encoding="utf-8"))
     except OSError as err:
         print(f"sources-bot: cannot read {args.file}: {err.strerror}", file=sys.stderr)
         return 1
@@ -139,6 +142,9 @@ async def _import(services: Any, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    except UnicodeDecodeError:
+        print(f"sources-bot: {args.file} is not a UTF-8 text file", file=sys.stderr)
+        return 1
     try:
         records = parse_records(data, services.ctx.catalogue)
     except InvalidImport as invalid:
@@ -146,7 +152,28 @@ async def _import(services: Any, args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print("nothing was imported", file=sys.stderr)
         return 1
-    created, updated = await import_records(services.ctx, services.workspaces, records)
+    if any(r.workspace is None for r in records) and not services.ctx.settings.slack_bot_token:
+        print(
+            'sources-bot: records without "workspace" need SLACK_BOT_TOKEN (the workspace is '
+            "learned from Slack); set it or give each record a workspace; nothing was imported",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        created, updated = await import_records(services.ctx, services.workspaces, records)
+    except SlackApiError as err:  # auth.test, for records without a workspace
+        error = err.response.get("error")
+        print(
+            f"sources-bot: Slack refused auth.test ({error}); nothing was imported", file=sys.stderr
+        )
+        return 1
+    except aiohttp.ClientError as err:
+        print(
+            f"sources-bot: cannot reach Slack at {services.ctx.settings.slack_api_url} "
+            f"({type(err).__name__}); nothing was imported",
+            file=sys.stderr,
+        )
+        return 1
     print(f"imported {len(records)} source(s): {created} new, {updated} updated")
     return 0
 

@@ -7,8 +7,10 @@ Nothing else in the bot reads ``os.environ``: tests and the CLI pass a mapping t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,13 +24,15 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class NetworkCredentials:
-    """What the operator configured for one network: app credentials and endpoint overrides."""
+    """What the operator configured for one network: app credentials and endpoint overrides.
+
+    ``urls`` maps a catalogue URL key ("authorize", "token", "userinfo", "refresh", ...) to
+    the value of ``{NETWORK}_{KEY}_URL``.
+    """
 
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
-    authorize_url: str | None = None
-    token_url: str | None = None
-    userinfo_url: str | None = None
+    urls: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def configured(self) -> bool:
@@ -48,6 +52,7 @@ class Settings:
     digest_timezone: str = "UTC"
     digest_always_post: bool = False
     expiry_warning_days: tuple[int, ...] = (7, 1)
+    renewal_failure_budget: timedelta = timedelta(hours=24)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
 
@@ -91,9 +96,11 @@ class Settings:
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),
                 client_secret=get(f"{prefix}_CLIENT_SECRET"),
-                authorize_url=get(f"{prefix}_AUTHORIZE_URL"),
-                token_url=get(f"{prefix}_TOKEN_URL"),
-                userinfo_url=get(f"{prefix}_USERINFO_URL"),
+                urls={
+                    key.lower(): value
+                    for (net, key) in _url_overrides(env)
+                    if net == prefix and (value := get(f"{net}_{key}_URL"))
+                },
             )
             for prefix in _network_prefixes(env)
         }
@@ -109,6 +116,9 @@ class Settings:
             digest_timezone=digest_timezone,
             digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
             expiry_warning_days=warning_days,
+            renewal_failure_budget=timedelta(
+                hours=_int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
+            ),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             networks=networks,
         )
@@ -161,12 +171,26 @@ def _bool(value: str | None, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
+_URL_OVERRIDE = re.compile(r"^(?P<net>[A-Z]+)_(?P<key>[A-Z]+(?:_[A-Z]+)*)_URL$")
+_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC"}
+
+
+def _url_overrides(env: Mapping[str, str]) -> set[tuple[str, str]]:
+    """(NETWORK, KEY) for every ``{NETWORK}_{KEY}_URL`` variable."""
+    found = set()
+    for name in env:
+        match = _URL_OVERRIDE.match(name)
+        if match and match["net"] not in _NOT_NETWORKS:
+            found.add((match["net"], match["key"]))
+    return found
+
+
 def _network_prefixes(env: Mapping[str, str]) -> set[str]:
-    """Every NETWORK prefix that has at least one NETWORK_* OAuth variable set."""
-    suffixes = ("_CLIENT_ID", "_CLIENT_SECRET", "_AUTHORIZE_URL", "_TOKEN_URL", "_USERINFO_URL")
-    return {
-        key[: -len(suffix)]
-        for key in env
-        for suffix in suffixes
-        if key.endswith(suffix) and not key.startswith("SLACK_") and key[: -len(suffix)].isalpha()
-    }
+    """Every NETWORK prefix that has a client id, secret or URL override set."""
+    prefixes = {net for net, _ in _url_overrides(env)}
+    for name in env:
+        for suffix in ("_CLIENT_ID", "_CLIENT_SECRET"):
+            prefix = name[: -len(suffix)]
+            if name.endswith(suffix) and prefix.isalpha() and prefix not in _NOT_NETWORKS:
+                prefixes.add(prefix)
+    return prefixes

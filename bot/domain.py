@@ -50,6 +50,9 @@ class SourceInfo:
     restored_at: datetime | None = None
     restored_by: str | None = None
     connected_by: str | None = None
+    connected_as: str | None = None
+    kind: str = "account"
+    renews_at: datetime | None = None  # when the bot renews it by itself; None if it cannot
 
     @property
     def label(self) -> str:
@@ -62,6 +65,15 @@ class Identity:
 
     account_id: str
     name: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page, organization or channel a token reaches; Facebook pages carry their own token."""
+
+    account_id: str
+    name: str
+    access_token: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-SCAN_MINUTES = 15
+# At most the shortest renewal window (X renews in the last 15 minutes of two hours).
+SCAN_MINUTES = 5
 DIGEST_CHECK_MINUTES = 5
 
 

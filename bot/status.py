@@ -8,11 +8,19 @@ from bot.domain import Status
 
 
 def effective_status(
-    stored: str, expires_at: datetime | None, now: datetime, warning_days: tuple[int, ...]
+    stored: str,
+    expires_at: datetime | None,
+    now: datetime,
+    warning_days: tuple[int, ...],
+    renewable: bool = False,
 ) -> Status:
-    """The status to show: the stored verdict, or what the clock says about an unscanned source."""
+    """The status to show: the stored verdict, or what the clock says about an unscanned source.
+
+    A source that renews by itself is only as bad as the scan found it (expiring while its
+    renewal keeps failing); one that cannot is judged by its expiry.
+    """
     status = Status(stored)
-    if status.needs_reconnect:
+    if status.needs_reconnect or renewable:
         return status
     if expires_at is None:
         return Status.ACTIVE

@@ -45,7 +45,9 @@ def env(database_url: str) -> dict[str, str]:
     return values
 
 
-def run(capsys: pytest.CaptureFixture[str], env: dict[str, str], *argv: str) -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], *argv: str
+) -> tuple[int, str, str]:
     """Run ``sources-bot argv`` with ``env``; return (exit code, stdout, stderr)."""
     capsys.readouterr()
     code = main(list(argv), env)
@@ -218,7 +220,13 @@ def test_import_again_updates_source_and_keeps_old_credential(
     later = NOW + timedelta(days=60)
     second = write(
         tmp_path,
-        [record(name="Acme Corporation", access_token="new-access-token", expires_at=later.isoformat())],
+        [
+            record(
+                name="Acme Corporation",
+                access_token="new-access-token",
+                expires_at=later.isoformat(),
+            )
+        ],
         "second.json",
     )
     code, out, err = run(capsys, env, "sources", "import", second)
@@ -409,6 +417,29 @@ def test_import_without_workspace_when_slack_refuses_the_token(
     assert listed(capsys, env) == []
 
 
+def test_import_without_workspace_when_slack_is_unreachable(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    no_slack = {**env, "SLACK_BOT_TOKEN": "xoxb-test-token"}  # SLACK_API_URL is NO_SLACK
+    path = write(tmp_path, [record(workspace=None)])
+    code, _, err = run(capsys, no_slack, "sources", "import", path)
+    assert code == 1
+    assert_one_line_error(err, "cannot reach Slack", NO_SLACK)
+    assert "xoxb-test-token" not in err
+    assert listed(capsys, env) == []
+
+
+def test_import_reads_utf8_names(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "sources.json"
+    path.write_bytes(json.dumps([record(name="Café Zoë — Łódź")], ensure_ascii=False).encode())
+    code, _, err = run(capsys, env, "sources", "import", str(path))
+    assert code == 0, err
+    (source,) = listed(capsys, env)
+    assert source["name"] == "Café Zoë — Łódź"
+
+
 # scan ----------------------------------------------------------------------------------------
 
 
@@ -428,10 +459,12 @@ def test_scan_marks_expired_and_posts_nothing_without_a_channel(
     code, out, err = run(capsys, env, "scan")
     assert code == 0, err
     assert out.splitlines() == [
-        "checked 3 source(s)",
+        "checked: 3 source(s)",
+        "renewed: 0",
         "expired: 1 (LinkedIn · Dead Page)",
         "expiring soon: 1",
         "notices posted: 0",
+        "warnings posted: 0",
         "transient failures: 0",
     ]
 
@@ -460,10 +493,12 @@ def test_scan_posts_one_notice_however_often_it_runs(
         assert "notices posted: 0" in out.splitlines()
         assert "expired: 0" in out.splitlines()
 
-        (notice,) = slack.calls_to("chat.postMessage")
+        notice, warning = slack.calls_to("chat.postMessage")
     assert notice.args["channel"] == CHANNEL
     assert "Dead Page" in json.dumps(notice.args["blocks"])
     assert "Fine Page" not in json.dumps(notice.args["blocks"])
+    assert "expires soon" in warning.args["text"]  # the early warning for Soon Page
+    assert "Soon Page" in json.dumps(warning.args["blocks"])
 
 
 # digest --------------------------------------------------------------------------------------

@@ -110,8 +110,9 @@ async def test_pkce_is_not_sent_to_linkedin_and_state_is_random(harness: Harness
 
 
 async def test_unconfigured_network_says_what_to_set(harness: Harness) -> None:
-    payload = await harness.command("connect tiktok")
-    assert "I don't know the network `tiktok`" in payload["text"]
+    payload = await harness.command("connect myspace")
+    assert "I don't know the network `myspace`" in payload["text"]
+    assert "`linkedin`" in payload["text"]
 
 
 # 2. /sources ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def connect_link(
             f"Reconnect *{escape(source.label)}*: sign in to {network_title} as "
             f"*{escape(source.name)}*, or as a person who manages it."
         )
-        fallback = f"Your link to reconnect {source.label}"
+        fallback = f"Your link to reconnect {escape(source.label)}"
     else:
         text = f"Connect a {network_title} account: sign in to {network_title} with it."
         fallback = f"Your link to connect a {network_title} account"

@@ -59,8 +59,8 @@ def _connect_actions(networks: Sequence[Network]) -> Block:
     configured = [network for network in networks if network.configured]
     if not configured:
         return context(
-            "No network is configured yet: the operator sets `<NETWORK>_CLIENT_ID` and "
-            "`<NETWORK>_CLIENT_SECRET`, e.g. `LINKEDIN_CLIENT_ID`."
+            "No network is configured yet: the operator sets `&lt;NETWORK&gt;_CLIENT_ID` and "
+            "`&lt;NETWORK&gt;_CLIENT_SECRET`, e.g. `LINKEDIN_CLIENT_ID`."
         )
     return actions(
         *(

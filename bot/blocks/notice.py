@@ -17,6 +17,10 @@ INTRO = (
     "Imports from these accounts have stopped. Click *Reconnect* and sign in as the account shown; "
     "I'll confirm in this thread."
 )
+WARNING_INTRO = (
+    "These connections can't renew themselves. Reconnect them before they expire so imports "
+    "don't stop; I'll confirm in this thread."
+)
 
 
 @dataclass(frozen=True)
@@ -27,19 +31,29 @@ class NoticeEntry:
 
 
 def expiry_notice(entries: Sequence[NoticeEntry], now: datetime) -> Message:
+    open_count = sum(1 for entry in entries if entry.restored_by is None)
+    noun = "connection needs" if open_count == 1 else "connections need"
+    return _notice(entries, now, f":lock: {open_count} {noun} reconnecting", INTRO)
+
+
+def warning_notice(entries: Sequence[NoticeEntry], now: datetime) -> Message:
+    """An early warning: these stop working soon unless a person reconnects them."""
+    open_count = sum(1 for entry in entries if entry.restored_by is None)
+    noun = "connection expires" if open_count == 1 else "connections expire"
+    return _notice(entries, now, f":alarm_clock: {open_count} {noun} soon", WARNING_INTRO)
+
+
+def _notice(entries: Sequence[NoticeEntry], now: datetime, title: str, intro: str) -> Message:
     open_entries = [entry for entry in entries if entry.restored_by is None]
     count = len(entries)
     if not open_entries:
-        title = ":white_check_mark: All reconnected"
         fallback = f"All {count} connections in this notice were reconnected"
-        blocks: list[Block] = [header(title)]
+        blocks: list[Block] = [header(":white_check_mark: All reconnected")]
     else:
-        noun = "connection needs" if len(open_entries) == 1 else "connections need"
-        title = f":lock: {len(open_entries)} {noun} reconnecting"
-        fallback = f"{len(open_entries)} {noun} reconnecting: " + ", ".join(
-            entry.source.label for entry in open_entries
+        fallback = f"{title.split(' ', 1)[1]}: " + ", ".join(
+            escape(entry.source.label) for entry in open_entries
         )
-        blocks = [header(title), section(INTRO)]
+        blocks = [header(title), section(intro)]
     for index, entry in enumerate(entries):
         candidate = _entry_blocks(entry, now)
         if len(blocks) + len(candidate) + 1 > MAX_NOTICE_BLOCKS:
@@ -62,21 +76,34 @@ def _entry_blocks(entry: NoticeEntry, now: datetime) -> list[Block]:
 
 def reconnected_reply(source: SourceInfo, user_id: str) -> Message:
     until = f", valid until {long_date(source.expires_at)}" if source.expires_at else ""
-    by = f"reconnected by {mention(user_id)}{until}"
+    login = (
+        f" (signed in as {escape(source.connected_as)})"
+        if source.connected_as and source.connected_as != source.name
+        else ""
+    )
+    by = f"reconnected by {mention(user_id)}{login}{until}"
     return Message(
-        text=f"{source.label} {by}",
+        text=f"{escape(source.label)} {by}",
         blocks=[section(f":white_check_mark: {escape(source.label)} {by}")],
     )
 
 
-def wrong_account_reply(source: SourceInfo, connected: Identity, user_id: str) -> Message:
+def wrong_account_reply(
+    source: SourceInfo, connected: Identity, user_id: str, reaches: Sequence[str] = ()
+) -> Message:
+    if source.kind == "account":
+        problem = f"but this is *{escape(source.label)}*"
+        fix = f"sign in as {escape(source.name)}"
+    else:
+        within = ", ".join(f"*{escape(name)}*" for name in reaches) or "none"
+        problem = f"and that login doesn't manage *{escape(source.label)}* (it reaches: {within})"
+        fix = f"sign in as a person who manages {escape(source.name)}"
     text = (
         f"{mention(user_id)} signed in to {source.network_title} as *{escape(connected.name)}*, "
-        f"but this is *{escape(source.label)}*. Nothing was changed: click *Reconnect* again "
-        f"and sign in as {escape(source.name)}."
+        f"{problem}. Nothing was changed: click *Reconnect* again and {fix}."
     )
     return Message(
-        text=f"Wrong account: {connected.name} instead of {source.name}",
+        text=f"Wrong account: {escape(connected.name)} instead of {escape(source.name)}",
         blocks=[section(f":warning: {text}")],
     )
 
@@ -84,7 +111,7 @@ def wrong_account_reply(source: SourceInfo, connected: Identity, user_id: str) -
 def connected_dm(source: SourceInfo, created: bool) -> Message:
     verb = "connected" if created else "reconnected"
     until = f" It is valid until {long_date(source.expires_at)}." if source.expires_at else ""
-    text = f"{source.label} is {verb}.{until}"
+    text = f"{escape(source.label)} is {verb}.{until}"
     return Message(
         text=text,
         blocks=[section(f":white_check_mark: *{escape(source.label)}* is {verb}.{until}")],

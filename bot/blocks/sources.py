@@ -36,15 +36,26 @@ def problem(source: SourceInfo) -> str:
 
 
 def detail(source: SourceInfo, now: datetime) -> str:
-    """What follows the name: when it expires, or who restored it."""
+    """What follows the name: its next renewal or expiry, trouble, and whose login it uses."""
     parts = []
-    if source.expires_at is not None:
+    if source.status is Status.EXPIRING and source.renews_at is not None and source.last_error:
+        parts.append(f"renewal failing: {escape(source.last_error.reason)}")
+    elif source.renews_at is not None:
+        parts.append(f"renews by itself around {short_date(max(source.renews_at, now))}")
+    elif source.expires_at is not None:
         if source.status is Status.EXPIRING:
             parts.append(expires_in(source.expires_at, now))
         else:
             parts.append(f"valid until {short_date(source.expires_at)}")
+    else:
+        parts.append("does not expire")
+    who = []
+    if source.connected_as and source.connected_as != source.name:
+        who.append(f"as {escape(source.connected_as)}")
     if source.connected_by:
-        parts.append(f"connected by {mention(source.connected_by)}")
+        who.append(f"by {mention(source.connected_by)}")
+    if who:
+        parts.append("connected " + " ".join(who))
     return ", ".join(parts)
 
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
 from bot.config import NetworkCredentials, Settings
+
+
+class Renewal(StrEnum):
+    """How a network's tokens are renewed without a person."""
+
+    NONE = "none"
+    REFRESH_TOKEN = "refresh_token"  # RFC 6749 refresh grant; needs a stored refresh token
+    FB_EXCHANGE_TOKEN = "fb_exchange_token"  # Facebook: exchange the live token for a new one
+    IG_REFRESH_TOKEN = "ig_refresh_token"  # Instagram: refresh a live token at least a day old
 
 
 @dataclass(frozen=True)
@@ -17,17 +28,20 @@ class Network:
 
     name: str
     title: str
-    authorize_url: str
-    token_url: str
-    userinfo_url: str
+    urls: Mapping[str, str]
     scopes: tuple[str, ...]
     scope_separator: str
-    token_endpoint_auth_method: str
+    client_auth: str
     pkce: bool
-    access_token_days: int | None
-    renewal: str
+    access_token_lifetime: timedelta | None
+    renewal: Renewal
+    renew_before: timedelta
     account_id_field: str
     name_field: str
+    token_method: str = "POST"
+    authorize_params: Mapping[str, str] = field(default_factory=dict)
+    refresh_params: Mapping[str, str] = field(default_factory=dict)
+    page_kind: str | None = None
     developer_console: str = ""
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
@@ -40,14 +54,33 @@ class Network:
     def scope(self) -> str:
         return self.scope_separator.join(self.scopes)
 
+    def url(self, key: str) -> str:
+        return self.urls[key]
+
+    @property
+    def authorize_url(self) -> str:
+        return self.urls["authorize"]
+
+    @property
+    def token_url(self) -> str:
+        return self.urls["token"]
+
+    @property
+    def userinfo_url(self) -> str:
+        return self.urls["userinfo"]
+
+    def can_renew(self, has_refresh_token: bool) -> bool:
+        """Whether a credential of this network can be renewed by the bot alone."""
+        if self.renewal is Renewal.REFRESH_TOKEN:
+            return has_refresh_token
+        return self.renewal is not Renewal.NONE
+
     def with_credentials(self, creds: NetworkCredentials) -> Network:
         return replace(
             self,
             client_id=creds.client_id,
             client_secret=creds.client_secret,
-            authorize_url=creds.authorize_url or self.authorize_url,
-            token_url=creds.token_url or self.token_url,
-            userinfo_url=creds.userinfo_url or self.userinfo_url,
+            urls={**self.urls, **creds.urls},
         )
 
 
@@ -61,7 +94,10 @@ class Catalogue:
         return iter(self._networks.values())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._networks
+        return isinstance(name, str) and name.lower() in self._networks
+
+    def __getitem__(self, name: str) -> Network:
+        return self._networks[name.lower()]
 
     def get(self, name: str) -> Network | None:
         return self._networks.get(name.lower())
@@ -75,27 +111,31 @@ class Catalogue:
 
 
 def parse_catalogue(data: Mapping[str, Mapping[str, Any]]) -> list[Network]:
-    return [
-        Network(
-            name=name,
-            title=entry["title"],
-            authorize_url=entry["authorize_url"],
-            token_url=entry["token_url"],
-            userinfo_url=entry["userinfo_url"],
-            scopes=tuple(entry["scopes"]),
-            scope_separator=entry.get("scope_separator", " "),
-            token_endpoint_auth_method=entry.get(
-                "token_endpoint_auth_method", "client_secret_post"
-            ),
-            pkce=bool(entry.get("pkce", False)),
-            access_token_days=entry.get("access_token_days"),
-            renewal=entry.get("renewal", "none"),
-            account_id_field=entry["identity"]["account_id"],
-            name_field=entry["identity"]["name"],
-            developer_console=entry.get("developer_console", ""),
+    networks = []
+    for name, entry in data.items():
+        lifetime = entry.get("access_token_seconds")
+        networks.append(
+            Network(
+                name=name,
+                title=entry["title"],
+                urls=dict(entry["urls"]),
+                scopes=tuple(entry["scopes"]),
+                scope_separator=entry.get("scope_separator", " "),
+                client_auth=entry.get("client_auth", "client_secret_post"),
+                pkce=bool(entry.get("pkce", False)),
+                access_token_lifetime=timedelta(seconds=lifetime) if lifetime else None,
+                renewal=Renewal(entry.get("renewal", "none")),
+                renew_before=timedelta(seconds=entry.get("renew_before_seconds", 0)),
+                account_id_field=entry["identity"]["account_id"],
+                name_field=entry["identity"]["name"],
+                token_method=entry.get("token_method", "POST"),
+                authorize_params=dict(entry.get("authorize_params", {})),
+                refresh_params=dict(entry.get("refresh_params", {})),
+                page_kind=entry.get("page_kind"),
+                developer_console=entry.get("developer_console", ""),
+            )
         )
-        for name, entry in data.items()
-    ]
+    return networks
 
 
 def load_catalogue(

@@ -1,122 +1,182 @@
-"""The bot's side of a network's OAuth: authorization URL, code exchange, identity.
+"""The bot's side of a network's OAuth: authorization URL, code exchange, renewal, identity.
 
-authlib does the protocol; this module maps its answers and httpx2's failures onto
-the bot's error kinds (bot.oauth.errors) and domain values.
+authlib does the protocol; :func:`bot.oauth.errors.check_response` reads every answer, so
+each call either returns domain values or raises one of the bot's error kinds.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from bot.domain import Identity, TokenSet
+from bot.domain import Identity, Page, TokenSet
 from bot.networks import Network
-from bot.oauth.errors import CredentialRejected, TransientError
+from bot.networks.catalogue import Renewal
+from bot.oauth import quirks
+from bot.oauth.errors import CredentialRejected, NetworkError, TransientError, check_response
 
 TIMEOUT = httpx2.Timeout(10.0)
 
 
 class OAuthClient:
-    """OAuth calls for one network; every call uses a fresh authlib client (they are cheap)."""
+    """OAuth calls for one network; a fresh HTTP client per call keeps no state between them."""
 
     def __init__(self, network: Network, redirect_uri: str) -> None:
         self.network = network
         self.redirect_uri = redirect_uri
 
-    def _client(self) -> AsyncOAuth2Client:
+    def _oauth(self) -> AsyncOAuth2Client:
+        network = self.network
+
+        def check(response: httpx2.Response) -> httpx2.Response:
+            check_response(network.title, response)
+            return response
+
         client = AsyncOAuth2Client(
-            client_id=self.network.client_id,
-            client_secret=self.network.client_secret,
-            token_endpoint_auth_method=self.network.token_endpoint_auth_method,
-            scope=self.network.scope,
+            client_id=network.client_id,
+            client_secret=network.client_secret,
+            token_endpoint_auth_method=network.client_auth,
+            scope=network.scope,
             redirect_uri=self.redirect_uri,
-            code_challenge_method="S256" if self.network.pkce else None,
+            code_challenge_method="S256" if network.pkce else None,
             # The bot decides expiry from the stored expires_at, not authlib's 60 s margin.
             leeway=0,
             timeout=TIMEOUT,
         )
-        client.register_compliance_hook("access_token_response", _raise_for_transient)
+        client.register_client_auth_method(("client_key_post", quirks.encode_client_key_post))
+        client.register_compliance_hook("access_token_response", check)
+        client.register_compliance_hook("refresh_token_response", check)
         return client
 
+    @asynccontextmanager
+    async def _http(self) -> AsyncIterator[httpx2.AsyncClient]:
+        """A plain client; transport failures become TransientError."""
+        try:
+            async with httpx2.AsyncClient(timeout=TIMEOUT) as client:
+                yield client
+        except httpx2.TransportError as err:
+            raise TransientError(f"{self.network.title} could not be reached") from err
+
     def authorization_url(self, state: str, code_verifier: str | None) -> str:
-        client = self._client()
-        url, _ = client.create_authorization_url(
-            self.network.authorize_url, state=state, code_verifier=code_verifier
+        url, _ = self._oauth().create_authorization_url(
+            self.network.authorize_url,
+            state=state,
+            code_verifier=code_verifier,
+            **self.network.authorize_params,
         )
+        if self.network.client_auth == "client_key_post":
+            url = quirks.tiktok_authorize_url(url)
         return str(url)
 
     async def exchange(self, code: str, code_verifier: str | None, now: datetime) -> TokenSet:
-        """Trade an authorization code for tokens."""
-        async with self._client() as client:
-            try:
-                token = await client.fetch_token(
-                    self.network.token_url, code=code, code_verifier=code_verifier
+        """Trade an authorization code for tokens (long-lived ones where the network has them)."""
+        token = await self._grant(
+            lambda client: client.fetch_token(
+                self.network.token_url,
+                code=code,
+                code_verifier=code_verifier,
+                method=self.network.token_method,
+            )
+        )
+        if self.network.renewal is Renewal.FB_EXCHANGE_TOKEN:
+            async with self._http() as http:
+                token = await quirks.facebook_exchange(http, self.network, token["access_token"])
+        elif self.network.renewal is Renewal.IG_REFRESH_TOKEN:
+            async with self._http() as http:
+                token = await quirks.instagram_long_lived(http, self.network, token["access_token"])
+        return self._token_set(token, now)
+
+    async def renew(self, current: TokenSet, now: datetime) -> TokenSet:
+        """New tokens without a person. The refresh token that comes back is kept; the old one
+        only when none came back."""
+        if self.network.renewal is Renewal.REFRESH_TOKEN:
+            if not current.refresh_token:
+                raise CredentialRejected(f"{self.network.title}: no refresh token to renew with")
+            token = await self._grant(
+                lambda client: client.refresh_token(
+                    self.network.token_url,
+                    refresh_token=current.refresh_token,
+                    **self.network.refresh_params,
                 )
-            except OAuthError as err:
-                raise CredentialRejected(
-                    f"{self.network.title} refused the sign-in ({err.error})"
-                ) from err
-            except httpx2.TransportError as err:
-                raise TransientError(f"{self.network.title} could not be reached") from err
-            except ValueError as err:  # a body that is not JSON
-                raise TransientError(f"{self.network.title} gave an unreadable answer") from err
-        return _token_set(dict(token), now, self.network)
+            )
+        elif self.network.renewal is Renewal.FB_EXCHANGE_TOKEN:
+            async with self._http() as http:
+                token = await quirks.facebook_exchange(http, self.network, current.access_token)
+        elif self.network.renewal is Renewal.IG_REFRESH_TOKEN:
+            async with self._http() as http:
+                token = await quirks.instagram_refresh(http, self.network, current.access_token)
+        else:
+            raise CredentialRejected(f"{self.network.title} connections cannot be renewed")
+        renewed = self._token_set(token, now)
+        if renewed.refresh_token is None and current.refresh_token is not None:
+            renewed = TokenSet(
+                renewed.access_token, current.refresh_token, renewed.expires_at, renewed.scopes
+            )
+        return renewed
 
     async def identity(self, access_token: str) -> Identity:
         """Who the token belongs to; CredentialRejected when the network refuses the token."""
-        try:
-            async with httpx2.AsyncClient(timeout=TIMEOUT) as client:
-                response = await client.get(
-                    self.network.userinfo_url,
-                    headers={"Authorization": f"Bearer {access_token}"},
-                )
-        except httpx2.TransportError as err:
-            raise TransientError(f"{self.network.title} could not be reached") from err
-        if response.status_code in (401, 403):
-            raise CredentialRejected(f"{self.network.title} rejected the connection")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientError(
-                f"{self.network.title} is not answering (HTTP {response.status_code})"
+        async with self._http() as http:
+            response = await http.get(
+                self.network.userinfo_url, headers={"Authorization": f"Bearer {access_token}"}
             )
+        check_response(self.network.title, response)
         try:
-            response.raise_for_status()
             data = response.json()
             account_id = _field(data, self.network.account_id_field)
             name = _field(data, self.network.name_field)
-        except (httpx2.HTTPStatusError, ValueError, KeyError) as err:
+        except (ValueError, KeyError, IndexError, TypeError) as err:
             raise TransientError(
                 f"{self.network.title} gave an unexpected identity answer"
             ) from err
         return Identity(account_id=str(account_id), name=str(name or account_id))
 
+    async def pages(self, access_token: str) -> list[Page]:
+        """The pages, organizations or channels this token reaches."""
+        lister = quirks.PAGE_LISTERS.get(self.network.name)
+        if lister is None:
+            return []
+        async with self._http() as http:
+            try:
+                return await lister(http, self.network, access_token)
+            except (ValueError, KeyError, TypeError) as err:
+                raise TransientError(f"{self.network.title} gave an unexpected page list") from err
 
-def _raise_for_transient(response: httpx2.Response) -> httpx2.Response:
-    if response.status_code == 429 or response.status_code >= 500:
-        raise TransientError(f"the token endpoint answered HTTP {response.status_code}")
-    return response
+    async def _grant(self, call: Any) -> dict[str, Any]:
+        try:
+            async with self._oauth() as client:
+                token = await call(client)
+        except NetworkError:
+            raise
+        except httpx2.TransportError as err:
+            raise TransientError(f"{self.network.title} could not be reached") from err
+        except Exception as err:  # authlib's OAuthError or an unreadable body
+            raise TransientError(f"{self.network.title} gave an unreadable answer") from err
+        return dict(token)
+
+    def _token_set(self, token: dict[str, Any], now: datetime) -> TokenSet:
+        expires_in = token.get("expires_in")
+        if expires_in:
+            expires_at: datetime | None = now + timedelta(seconds=int(expires_in))
+        elif self.network.access_token_lifetime:
+            expires_at = now + self.network.access_token_lifetime
+        else:
+            expires_at = None
+        scope = token.get("scope")
+        return TokenSet(
+            access_token=str(token["access_token"]),
+            refresh_token=token.get("refresh_token") or None,
+            expires_at=expires_at,
+            scopes=" ".join(scope) if isinstance(scope, list) else scope,
+        )
 
 
 def _field(data: Any, path: str) -> Any:
     for part in path.split("."):
-        data = data[part]
+        data = data[int(part)] if isinstance(data, list) else data[part]
     return data
-
-
-def _token_set(token: dict[str, Any], now: datetime, network: Network) -> TokenSet:
-    expires_in = token.get("expires_in")
-    if expires_in is not None:
-        expires_at: datetime | None = now + timedelta(seconds=int(expires_in))
-    elif network.access_token_days:
-        expires_at = now + timedelta(days=network.access_token_days)
-    else:
-        expires_at = None
-    scope = token.get("scope")
-    return TokenSet(
-        access_token=str(token["access_token"]),
-        refresh_token=token.get("refresh_token"),
-        expires_at=expires_at,
-        scopes=" ".join(scope) if isinstance(scope, list) else scope,
-    )

@@ -9,6 +9,7 @@ from bot.services.context import Context
 from bot.services.digest import DigestService
 from bot.services.home import HomeService
 from bot.services.notices import NoticeService
+from bot.services.renewal import RenewalService
 from bot.services.scan import ScanService
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
@@ -21,6 +22,7 @@ class Services:
     sources: SourceService
     notices: NoticeService
     connect: ConnectService
+    renewal: RenewalService
     scan: ScanService
     digest: DigestService
     home: HomeService
@@ -30,13 +32,15 @@ def build_services(ctx: Context) -> Services:
     workspaces = WorkspaceService(ctx)
     sources = SourceService(ctx)
     notices = NoticeService(ctx, sources, workspaces)
+    renewal = RenewalService(ctx)
     return Services(
         ctx=ctx,
         workspaces=workspaces,
         sources=sources,
         notices=notices,
         connect=ConnectService(ctx, sources, notices),
-        scan=ScanService(ctx, sources, workspaces, notices),
+        renewal=renewal,
+        scan=ScanService(ctx, workspaces, notices, renewal),
         digest=DigestService(ctx, sources, workspaces),
         home=HomeService(ctx, sources, workspaces),
     )

@@ -60,6 +60,7 @@ class Result:
     source: SourceInfo | None = None
     connected: Identity | None = None
     reason: str | None = None
+    reaches: tuple[str, ...] = ()
 
 
 class ConnectRefused(Exception):
@@ -189,12 +190,12 @@ class ConnectService:
         try:
             tokens = await client.exchange(params["code"], verifier, self.ctx.clock.now())
             identity = await client.identity(tokens.access_token)
+            if attempt.source_id is None:
+                return await self._save_new(attempt, network, identity, tokens)
+            return await self._save_reconnect(attempt, network, client, identity, tokens)
         except NetworkError as err:
             log.warning("connect attempt %s: %s", attempt.id, err.reason)
             return Result(Outcome.NETWORK_ERROR, title, reason=err.reason)
-        if attempt.source_id is None:
-            return await self._save_new(attempt, network, identity, tokens)
-        return await self._save_reconnect(attempt, identity, tokens)
 
     async def _consume(
         self, network_name: str, state: str | None, browser: str | None
@@ -228,17 +229,17 @@ class ConnectService:
         self, attempt: ConnectAttempt, network: Network, identity: Identity, tokens: TokenSet
     ) -> Result:
         now = self.ctx.clock.now()
+        kind = network.page_kind if network.page_kind == "channel" else "account"
         async with self.ctx.db.begin() as session:
             source, created = await upsert_source(
-                session, attempt.workspace_id, network.name, identity, now
+                session, attempt.workspace_id, network.name, identity, now, kind
             )
             add_credential(session, self.ctx, source, tokens, now)
-            mark_connected(source, tokens, attempt.user_id, now)
+            mark_connected(source, network, tokens, now, attempt.user_id, identity.name)
+            source.checked_at = now
         info = self.sources.info(source, now)
-        notice = await self.notices.open_notice_for(source.id)
-        if notice is not None:
-            await self._confirm_in_thread(notice, info, attempt.user_id)
-        await self._dm(attempt.user_id, connected_dm(info, created))
+        if not await self._confirm(info, attempt.user_id, None):
+            await self._dm(attempt.user_id, connected_dm(info, created))
         log.info(
             "source %s %s by %s",
             source.id,
@@ -248,36 +249,60 @@ class ConnectService:
         return Result(Outcome.CONNECTED if created else Outcome.RECONNECTED, network.title, info)
 
     async def _save_reconnect(
-        self, attempt: ConnectAttempt, identity: Identity, tokens: TokenSet
+        self,
+        attempt: ConnectAttempt,
+        network: Network,
+        client: OAuthClient,
+        identity: Identity,
+        tokens: TokenSet,
     ) -> Result:
+        """Save only if the login reaches the source: the same account, or a page it manages."""
+        expected = await self.sources.get(attempt.source_id or 0)
+        if expected is None:
+            return Result(Outcome.BAD_LINK, network.title)
+        reaches: tuple[str, ...] = ()
+        if expected.kind == "account":
+            right = identity.account_id == expected.account_id
+        else:
+            pages = await client.pages(tokens.access_token)
+            reaches = tuple(page.name for page in pages)
+            page = next((p for p in pages if p.account_id == expected.account_id), None)
+            right = page is not None
+            if page is not None and page.access_token:  # Facebook: the page's own token
+                tokens = TokenSet(page.access_token, None, None, tokens.scopes)
+        if not right:
+            return await self._wrong_account(attempt, expected, identity, reaches)
         now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
-            source = await session.get(Source, attempt.source_id, with_for_update=True)
+            source = await session.get(Source, expected.id, with_for_update=True)
             if source is None:
-                return Result(Outcome.BAD_LINK, self.ctx.catalogue.title(attempt.network))
-            expected = self.sources.info(source, now)
-            if source.account_id != identity.account_id:
-                wrong = True
-            else:
-                wrong = False
-                add_credential(session, self.ctx, source, tokens, now)
-                mark_connected(source, tokens, attempt.user_id, now)
-        notice = await self._notice(attempt)
-        if wrong:
-            log.info("connect attempt %s: wrong account for source %s", attempt.id, expected.id)
-            reply = wrong_account_reply(expected, identity, attempt.user_id)
-            if notice is not None:
-                await self._safely(self.ctx.slack.post(notice.channel, reply, thread_ts=notice.ts))
-            else:
-                await self._dm(attempt.user_id, reply)
-            return Result(Outcome.WRONG_ACCOUNT, expected.network_title, expected, identity)
+                return Result(Outcome.BAD_LINK, network.title)
+            add_credential(session, self.ctx, source, tokens, now)
+            mark_connected(source, network, tokens, now, attempt.user_id, identity.name)
+            source.checked_at = now
         info = self.sources.info(source, now)
-        if notice is not None:
-            await self._confirm_in_thread(notice, info, attempt.user_id)
-        else:
+        if not await self._confirm(info, attempt.user_id, attempt.notice_id):
             await self._dm(attempt.user_id, connected_dm(info, created=False))
         log.info("source %s reconnected by %s", source.id, attempt.user_id)
-        return Result(Outcome.RECONNECTED, info.network_title, info)
+        return Result(Outcome.RECONNECTED, info.network_title, info, identity)
+
+    async def _wrong_account(
+        self,
+        attempt: ConnectAttempt,
+        expected: SourceInfo,
+        identity: Identity,
+        reaches: tuple[str, ...],
+    ) -> Result:
+        log.info("connect attempt %s: login does not reach source %s", attempt.id, expected.id)
+        reply = wrong_account_reply(expected, identity, attempt.user_id, reaches)
+        notice = await self._notice(attempt)
+        if notice is not None:
+            await self._safely(self.ctx.slack.post(notice.channel, reply, thread_ts=notice.ts))
+        else:
+            await self._dm(attempt.user_id, reply)
+        return Result(
+            Outcome.WRONG_ACCOUNT, expected.network_title, expected, identity, reaches=reaches
+        )
 
     async def _notice(self, attempt: ConnectAttempt) -> OpenNotice | None:
         if attempt.notice_id is not None:
@@ -288,16 +313,21 @@ class ConnectService:
             return await self.notices.open_notice_for(attempt.source_id)
         return None
 
-    async def _confirm_in_thread(
-        self, notice: OpenNotice, source: SourceInfo, user_id: str
-    ) -> None:
-        await self.notices.mark_restored(notice.id, source.id, user_id)
+    async def _confirm(self, source: SourceInfo, user_id: str, preferred: int | None) -> bool:
+        """Reply in the thread of the notice about the source and update every notice that
+        listed it; False when no notice did."""
+        notices = await self.notices.mark_restored(source.id, user_id)
+        if not notices:
+            return False
+        thread = next((n for n in notices if n.id == preferred), notices[-1])
         await self._safely(
             self.ctx.slack.post(
-                notice.channel, reconnected_reply(source, user_id), thread_ts=notice.ts
+                thread.channel, reconnected_reply(source, user_id), thread_ts=thread.ts
             )
         )
-        await self._safely(self.notices.refresh_message(notice))
+        for notice in notices:
+            await self._safely(self.notices.refresh_message(notice))
+        return True
 
     async def _dm(self, user_id: str, message: Message) -> None:
         await self._safely(self.ctx.slack.post(user_id, message))

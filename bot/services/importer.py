@@ -17,6 +17,7 @@ FIELDS = {
     "network",
     "account_id",
     "name",
+    "kind",
     "access_token",
     "refresh_token",
     "expires_at",
@@ -37,6 +38,7 @@ class InvalidImport(ValueError):
 class ImportRecord:
     workspace: str | None
     network: str
+    kind: str
     identity: Identity
     tokens: TokenSet
 
@@ -85,6 +87,12 @@ def _check(raw: Any, catalogue: Catalogue) -> list[str]:
         else:
             if parsed.tzinfo is None:
                 errors.append("expires_at: needs a UTC offset, e.g. 2027-01-31T09:00:00+00:00")
+    kind = raw.get("kind")
+    if kind is not None and isinstance(network, str) and network.lower() in catalogue:
+        page_kind = catalogue[network.lower()].page_kind
+        allowed = ["account"] + ([page_kind] if page_kind else [])
+        if kind not in allowed:
+            errors.append(f"kind: must be one of {', '.join(allowed)} for {network}")
     for key in ("refresh_token", "workspace"):
         if key in raw and raw[key] is not None and not isinstance(raw[key], str):
             errors.append(f"{key}: must be a string")
@@ -100,6 +108,7 @@ def _record(raw: dict[str, Any]) -> ImportRecord:
     return ImportRecord(
         workspace=raw.get("workspace") or None,
         network=raw["network"].lower(),
+        kind=raw.get("kind") or "account",
         identity=Identity(account_id=raw["account_id"].strip(), name=raw["name"].strip()),
         tokens=TokenSet(
             access_token=raw["access_token"],
@@ -126,10 +135,11 @@ async def import_records(
             workspace_id = record.workspace or default
             assert workspace_id is not None
             source, is_new = await upsert_source(
-                session, workspace_id, record.network, record.identity, now
+                session, workspace_id, record.network, record.identity, now, record.kind
             )
+            source.kind = record.kind
             add_credential(session, ctx, source, record.tokens, now)
-            mark_connected(source, record.tokens, None, now)
+            mark_connected(source, ctx.catalogue.get(record.network), record.tokens, now)
             created += is_new
             updated += not is_new
     return created, updated

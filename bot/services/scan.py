@@ -1,8 +1,9 @@
-"""The expiry scan: find what died, say so once, and check that live tokens still work."""
+"""The scan: renew what is due, find what died, warn ahead, and say each thing once."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,50 +14,59 @@ from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.notices import NoticeService
-from bot.services.sources import SourceService, current_credential
+from bot.services.renewal import RenewalService, Renewed, expire, is_due
+from bot.services.sources import current_credential, decrypt
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
 from bot.store.models import Source
 
 log = logging.getLogger(__name__)
 
-# How often each live token is shown to the network's identity endpoint.
+# Every live token is shown to its network's identity endpoint about once a day, at most
+# this many per network per scan, so that checks spread over the day's scans.
 HEALTH_CHECK_INTERVAL = timedelta(hours=24)
+HEALTH_CHECKS_PER_NETWORK = 25
 
 
 @dataclass
 class ScanReport:
     checked: int = 0
+    renewed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     expiring: list[str] = field(default_factory=list)
     transient: list[str] = field(default_factory=list)
     notices_posted: int = 0
+    warnings_posted: int = 0
 
     def summary(self) -> str:
-        lines = [
-            f"checked {self.checked} source(s)",
-            f"expired: {len(self.expired)}"
-            + (f" ({', '.join(self.expired)})" if self.expired else ""),
-            f"expiring soon: {len(self.expiring)}",
-            f"notices posted: {self.notices_posted}",
-            f"transient failures: {len(self.transient)}"
-            + (f" ({'; '.join(self.transient)})" if self.transient else ""),
-        ]
-        return "\n".join(lines)
+        def named(items: list[str], sep: str = ", ") -> str:
+            return f"{len(items)}" + (f" ({sep.join(items)})" if items else "")
+
+        return "\n".join(
+            [
+                f"checked: {self.checked} source(s)",
+                f"renewed: {named(self.renewed)}",
+                f"expired: {named(self.expired)}",
+                f"expiring soon: {len(self.expiring)}",
+                f"notices posted: {self.notices_posted}",
+                f"warnings posted: {self.warnings_posted}",
+                f"transient failures: {named(self.transient, '; ')}",
+            ]
+        )
 
 
 class ScanService:
     def __init__(
         self,
         ctx: Context,
-        sources: SourceService,
         workspaces: WorkspaceService,
         notices: NoticeService,
+        renewal: RenewalService,
     ) -> None:
         self.ctx = ctx
-        self.sources = sources
         self.workspaces = workspaces
         self.notices = notices
+        self.renewal = renewal
 
     async def run(self) -> ScanReport:
         """One scan of every workspace; safe to run concurrently with another."""
@@ -64,39 +74,57 @@ class ScanService:
         async with self.ctx.db() as session:
             live = (
                 await session.scalars(
-                    select(Source).where(Source.status.not_in([Status.EXPIRED, Status.REVOKED]))
+                    select(Source)
+                    .where(Source.status.not_in([Status.EXPIRED, Status.REVOKED]))
+                    .order_by(Source.checked_at.is_not(None), Source.checked_at, Source.id)
                 )
             ).all()
+        health_checks: Counter[str] = Counter()
         for source in live:
             report.checked += 1
-            await self._check(source, report)
+            await self._check(source, report, health_checks)
         for workspace in await self.workspaces.all():
             report.notices_posted += await self.notices.post_pending(workspace)
+            report.warnings_posted += await self.notices.post_warnings(workspace)
         return report
 
-    async def _check(self, source: Source, report: ScanReport) -> None:
+    async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
         now = self.ctx.clock.now()
-        title = self.ctx.catalogue.title(source.network)
-        label = f"{title} · {source.name}"
+        network = self.ctx.catalogue.get(source.network)
+        label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
+        if network is not None and is_due(source, network.renew_before, now):
+            result = await self.renewal.renew(source.id)
+            if result.outcome is Renewed.RENEWED:
+                report.renewed.append(label)
+            elif result.outcome is Renewed.FINAL:
+                report.expired.append(label)
+            elif result.outcome is Renewed.TRANSIENT:
+                report.transient.append(f"{label}: {result.reason}")
+                report.expiring.append(label)
+            return
         status = effective_status(
-            source.status, source.expires_at, now, self.ctx.settings.expiry_warning_days
+            source.status,
+            source.expires_at,
+            now,
+            self.ctx.settings.expiry_warning_days,
+            source.renewable,
         )
         if status is Status.EXPIRED and source.expires_at is not None:
-            if await self._expire(
-                source.id, expired_reason(title, source.expires_at), "expired", now
-            ):
+            reason = expired_reason(self.ctx.catalogue.title(source.network), source.expires_at)
+            if source.last_error and source.status == Status.EXPIRING:
+                reason += f" ({source.last_error['reason']})"
+            if await expire(self.ctx, source.id, reason, now):
                 report.expired.append(label)
             return
-        if self._health_check_due(source, now):
+        if self._health_check_due(source, now, health_checks):
             try:
                 await self._health_check(source)
             except CredentialRejected as err:
-                if await self._expire(source.id, err.reason, "rejected", now):
+                if await expire(self.ctx, source.id, err.reason, now, revoked=err.revoked):
                     report.expired.append(label)
                 return
             except TransientError as err:
                 report.transient.append(f"{label}: {err.reason}")
-                await self._record(source.id, LastError("transient", err.reason, now), now)
         if status is Status.EXPIRING:
             report.expiring.append(label)
         if source.status != status:
@@ -107,11 +135,16 @@ class ScanService:
                     .values(status=status, status_changed_at=now)
                 )
 
-    def _health_check_due(self, source: Source, now: datetime) -> bool:
+    def _health_check_due(self, source: Source, now: datetime, done: Counter[str]) -> bool:
         network = self.ctx.catalogue.get(source.network)
         if network is None or not network.configured:
             return False
-        return source.checked_at is None or now - source.checked_at >= HEALTH_CHECK_INTERVAL
+        if source.checked_at is not None and now - source.checked_at < HEALTH_CHECK_INTERVAL:
+            return False
+        if done[source.network] >= HEALTH_CHECKS_PER_NETWORK:
+            return False
+        done[source.network] += 1
+        return True
 
     async def _health_check(self, source: Source) -> None:
         network = self.ctx.catalogue.get(source.network)
@@ -121,39 +154,26 @@ class ScanService:
         if credential is None:
             raise CredentialRejected(f"{network.title} connection has no stored token")
         client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
-        await client.identity(self.ctx.cipher.decrypt(credential.access_token))
+        try:
+            await client.identity(decrypt(self.ctx, credential).access_token)
+        except TransientError as err:
+            await self._record(source.id, LastError("transient", err.reason, self.ctx.clock.now()))
+            raise
         async with self.ctx.db.begin() as session:
             await session.execute(
+                update(Source).where(Source.id == source.id).values(checked_at=self.ctx.clock.now())
+            )
+            # A passing check ends an earlier check's transient error, not a renewal streak.
+            await session.execute(
                 update(Source)
-                .where(Source.id == source.id)
-                .values(checked_at=self.ctx.clock.now(), last_error=None)
+                .where(Source.id == source.id, Source.failures == 0)
+                .values(last_error=None)
             )
 
-    async def _expire(self, source_id: int, reason: str, kind: str, now: datetime) -> bool:
-        """Start a new expiry episode; False when another scan already did."""
-        async with self.ctx.db.begin() as session:
-            result = await session.execute(
-                update(Source)
-                .where(
-                    Source.id == source_id, Source.status.not_in([Status.EXPIRED, Status.REVOKED])
-                )
-                .values(
-                    status=Status.EXPIRED,
-                    episode=Source.episode + 1,
-                    status_changed_at=now,
-                    updated_at=now,
-                    last_error=LastError(kind, reason, now).to_json(),
-                )
-            )
-        changed = bool(result.rowcount)  # type: ignore[attr-defined]
-        if changed:
-            log.info("source %s expired: %s", source_id, reason)
-        return changed
-
-    async def _record(self, source_id: int, error: LastError, now: datetime) -> None:
+    async def _record(self, source_id: int, error: LastError) -> None:
         async with self.ctx.db.begin() as session:
             await session.execute(
                 update(Source)
                 .where(Source.id == source_id)
-                .values(last_error=error.to_json(), updated_at=now)
+                .values(last_error=error.to_json(), updated_at=error.at)
             )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
+from bot.networks import Network
 from bot.services.context import Context
 from bot.status import effective_status
 from bot.store.models import Credential, Source
@@ -20,6 +21,10 @@ class SourceService:
 
     def info(self, source: Source, now: datetime | None = None) -> SourceInfo:
         now = now or self.ctx.clock.now()
+        network = self.ctx.catalogue.get(source.network)
+        renews_at = None
+        if source.renewable and source.expires_at is not None and network is not None:
+            renews_at = source.expires_at - network.renew_before
         return SourceInfo(
             id=source.id,
             workspace_id=source.workspace_id,
@@ -28,13 +33,20 @@ class SourceService:
             account_id=source.account_id,
             name=source.name,
             status=effective_status(
-                source.status, source.expires_at, now, self.ctx.settings.expiry_warning_days
+                source.status,
+                source.expires_at,
+                now,
+                self.ctx.settings.expiry_warning_days,
+                source.renewable,
             ),
             expires_at=source.expires_at,
             last_error=LastError.from_json(source.last_error),
             restored_at=source.restored_at,
             restored_by=source.restored_by,
             connected_by=source.connected_by,
+            connected_as=source.connected_as,
+            kind=source.kind,
+            renews_at=renews_at,
         )
 
     async def list(
@@ -77,8 +89,15 @@ def add_credential(
     )
 
 
-def mark_connected(source: Source, tokens: TokenSet, user_id: str | None, now: datetime) -> None:
-    """A fresh credential makes the source active and clears the last failure.
+def mark_connected(
+    source: Source,
+    network: Network | None,
+    tokens: TokenSet,
+    now: datetime,
+    user_id: str | None = None,
+    connected_as: str | None = None,
+) -> None:
+    """A fresh credential makes the source active and ends any failure streak.
 
     It counts as restored (for the digest) when the source had stopped or was about to.
     """
@@ -92,14 +111,29 @@ def mark_connected(source: Source, tokens: TokenSet, user_id: str | None, now: d
         source.restored_by = user_id
     source.status = Status.ACTIVE
     source.expires_at = tokens.expires_at
+    source.renewable = bool(
+        network is not None
+        and tokens.expires_at is not None
+        and network.can_renew(tokens.refresh_token is not None)
+    )
     source.last_error = None
+    source.failures = 0
+    source.failing_since = None
+    source.next_attempt_at = None
     source.updated_at = now
     if user_id:
         source.connected_by = user_id
+    if connected_as:
+        source.connected_as = connected_as
 
 
 async def upsert_source(
-    session: AsyncSession, workspace_id: str, network: str, identity: Identity, now: datetime
+    session: AsyncSession,
+    workspace_id: str,
+    network: str,
+    identity: Identity,
+    now: datetime,
+    kind: str = "account",
 ) -> tuple[Source, bool]:
     """The source for this account (created when new); True when it was created."""
     source = await session.scalar(
@@ -117,8 +151,11 @@ async def upsert_source(
         network=network,
         account_id=identity.account_id,
         name=identity.name,
+        kind=kind,
         status=Status.ACTIVE,
         episode=0,
+        failures=0,
+        renewable=False,
         status_changed_at=now,
         created_at=now,
         updated_at=now,
@@ -134,4 +171,15 @@ async def current_credential(session: AsyncSession, source_id: int) -> Credentia
         .where(Credential.source_id == source_id)
         .order_by(Credential.id.desc())
         .limit(1)
+    )
+
+
+def decrypt(ctx: Context, credential: Credential) -> TokenSet:
+    return TokenSet(
+        access_token=ctx.cipher.decrypt(credential.access_token),
+        refresh_token=ctx.cipher.decrypt(credential.refresh_token)
+        if credential.refresh_token
+        else None,
+        expires_at=credential.expires_at,
+        scopes=credential.scopes,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -64,17 +65,27 @@ class Source(Base):
     network: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
+    # "account", or the network's page kind: "organization", "page", "channel".
+    kind: Mapped[str] = mapped_column(String(16), default="account")
     status: Mapped[str] = mapped_column(String(16), default="active")
     expires_at: Mapped[datetime | None]
+    renewable: Mapped[bool] = mapped_column(Boolean, default=False)
     # Counts expiry episodes: each move into expired/revoked starts a new one, so a notice
     # is keyed by (source, episode) and never posted twice for the same episode.
     episode: Mapped[int] = mapped_column(Integer, default=0)
     status_changed_at: Mapped[datetime]
     last_error: Mapped[dict[str, Any] | None]
     checked_at: Mapped[datetime | None]  # last identity check against the network
+    # Renewal bookkeeping: a lease so one scan renews at a time, and the failure streak.
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
     restored_at: Mapped[datetime | None]
     restored_by: Mapped[str | None] = mapped_column(String(32))
-    connected_by: Mapped[str | None] = mapped_column(String(32))
+    connected_by: Mapped[str | None] = mapped_column(String(32))  # Slack user
+    connected_as: Mapped[str | None] = mapped_column(String(255))  # whose login, on the network
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -138,16 +149,18 @@ class Notice(Base):
 
 
 class NoticeItem(Base):
-    """A source listed in a notice. The unique key is the exactly-once guarantee."""
+    """A source listed in a notice. The unique (source, key) is the exactly-once guarantee.
+
+    ``key`` names what was announced: ``expiry:{episode}`` or ``warn{days}:{expiry timestamp}``.
+    """
 
     __tablename__ = "notice_items"
-    __table_args__ = (UniqueConstraint("source_id", "episode", "kind"),)
+    __table_args__ = (UniqueConstraint("source_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
-    episode: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16), default="expiry")
+    key: Mapped[str] = mapped_column(String(64))
     restored_at: Mapped[datetime | None]
     restored_by: Mapped[str | None] = mapped_column(String(32))
 

@@ -24,13 +24,14 @@ def source(
     status: Status = Status.ACTIVE,
     *,
     name: str = "Acme",
-    id: int | None = None,  # noqa: A002 - mirrors SourceInfo.id
+    id: int | None = None,
     network: str = "linkedin",
     network_title: str = "LinkedIn",
     expires_at: datetime | None = None,
     last_error: LastError | None = None,
     restored_by: str | None = None,
     restored_at: datetime | None = None,
+    connected_by: str | None = None,
 ) -> SourceInfo:
     """A source in ``status`` with the expiry a person would expect for it."""
     if expires_at is None:
@@ -54,6 +55,7 @@ def source(
         last_error=last_error,
         restored_at=restored_at,
         restored_by=restored_by,
+        connected_by=connected_by,
     )
 
 

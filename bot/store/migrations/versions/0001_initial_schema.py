@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 14:18:07.778899
+Create Date: 2026-11-28 14:28:28.316237
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -69,15 +70,23 @@ def upgrade() -> None:
         sa.Column("network", sa.String(length=32), nullable=False),
         sa.Column("account_id", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("renewable", sa.Boolean(), nullable=False),
         sa.Column("episode", sa.Integer(), nullable=False),
         sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_error", sa.JSON(), nullable=True),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(length=36), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("restored_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("restored_by", sa.String(length=32), nullable=True),
         sa.Column("connected_by", sa.String(length=32), nullable=True),
+        sa.Column("connected_as", sa.String(length=255), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -139,14 +148,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("notice_id", sa.Integer(), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
-        sa.Column("episode", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("restored_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("restored_by", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(["notice_id"], ["notices.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("source_id", "episode", "kind"),
+        sa.UniqueConstraint("source_id", "key"),
     )
     with op.batch_alter_table("notice_items", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notice_items_notice_id"), ["notice_id"], unique=False)

@@ -1,0 +1,205 @@
+"""Renewing a source's tokens without a person, at most once at a time.
+
+A renewal claims the source with a lease (a conditional UPDATE, so it works the same on
+SQLite and PostgreSQL and across replicas), re-reads the stored tokens, asks the network,
+and commits the new tokens in the same transaction that releases the lease. A refresh token
+is therefore never sent twice by two scans. If the process dies between the network's answer
+and the commit, the lease runs out and the next scan tries again; a spent single-use refresh
+token then fails for good and the source is marked expired with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import or_, update
+
+from bot.domain import LastError, Status
+from bot.oauth.client import OAuthClient
+from bot.oauth.errors import CredentialRejected, TransientError
+from bot.services.context import Context
+from bot.services.sources import add_credential, current_credential, decrypt, mark_connected
+from bot.store.models import Source
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+BACKOFF_START = timedelta(minutes=2)
+BACKOFF_MAX = timedelta(hours=2)
+# Keep one attempt this far before the access token expires, whatever the backoff says.
+LAST_CHANCE = timedelta(minutes=2)
+
+
+class Renewed(StrEnum):
+    RENEWED = "renewed"
+    HELD = "held"  # another scan holds the lease
+    NOT_DUE = "not_due"
+    TRANSIENT = "transient"
+    FINAL = "final"
+
+
+@dataclass(frozen=True)
+class RenewalResult:
+    outcome: Renewed
+    reason: str = ""
+
+
+def is_due(source: Source, renew_before: timedelta, now: datetime) -> bool:
+    """Renewable, inside its renewal window, and past any backoff."""
+    if not source.renewable or source.expires_at is None:
+        return False
+    if Status(source.status).needs_reconnect:
+        return False
+    if source.expires_at - now > renew_before:
+        return False
+    return source.next_attempt_at is None or source.next_attempt_at <= now
+
+
+def next_attempt(failures: int, now: datetime, expires_at: datetime | None) -> datetime:
+    """Exponential backoff that never skips the last chance before the token expires."""
+    delay: timedelta = min(BACKOFF_START * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+    candidate: datetime = now + delay
+    if expires_at is not None:
+        last_chance = expires_at - LAST_CHANCE
+        if now < last_chance < candidate:
+            return last_chance
+    return candidate
+
+
+class RenewalService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def renew(self, source_id: int) -> RenewalResult:
+        now = self.ctx.clock.now()
+        owner = str(uuid.uuid4())
+        stale = await self._claim(source_id, owner, now)
+        if stale is None:
+            return RenewalResult(Renewed.HELD)
+        try:
+            return await self._renew_claimed(source_id, owner, stale)
+        finally:
+            await self._release(source_id, owner)
+
+    async def _claim(self, source_id: int, owner: str, now: datetime) -> bool | None:
+        """Take the lease; None when another holds it, else whether a dead one was taken over."""
+        async with self.ctx.db.begin() as session:
+            source = await session.get(Source, source_id)
+            if source is None:
+                return None
+            stale = source.lease_until is not None
+            result = await session.execute(
+                update(Source)
+                .where(
+                    Source.id == source_id,
+                    or_(Source.lease_until.is_(None), Source.lease_until < now),
+                )
+                .values(lease_owner=owner, lease_until=now + LEASE)
+            )
+            return stale if result.rowcount else None  # type: ignore[attr-defined]
+
+    async def _renew_claimed(self, source_id: int, owner: str, stale: bool) -> RenewalResult:
+        now = self.ctx.clock.now()
+        async with self.ctx.db() as session:  # re-read: another scan may have just renewed it
+            source = await session.get(Source, source_id)
+            credential = await current_credential(session, source_id)
+        network = self.ctx.catalogue.get(source.network) if source else None
+        if source is None or network is None or credential is None:
+            return RenewalResult(Renewed.NOT_DUE)
+        if not network.configured or not is_due(source, network.renew_before, now):
+            return RenewalResult(Renewed.NOT_DUE)
+        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        try:
+            tokens = await client.renew(decrypt(self.ctx, credential), now)
+        except TransientError as err:
+            await self._transient(source, err, now)
+            return RenewalResult(Renewed.TRANSIENT, err.reason)
+        except CredentialRejected as err:
+            reason = err.reason
+            if stale:
+                reason += " (an earlier renewal was interrupted)"
+            await expire(self.ctx, source.id, reason, now, revoked=err.revoked)
+            return RenewalResult(Renewed.FINAL, reason)
+        async with self.ctx.db.begin() as session:
+            fresh = await session.get(Source, source_id)
+            assert fresh is not None
+            if fresh.lease_owner != owner:  # our lease ran out and someone else took over
+                log.warning(
+                    "renewal of source %s lost its lease; its answer is discarded", source_id
+                )
+                return RenewalResult(Renewed.HELD)
+            add_credential(session, self.ctx, fresh, tokens, now)
+            mark_connected(fresh, network, tokens, now)
+            fresh.lease_owner = None
+            fresh.lease_until = None
+        log.info("source %s renewed until %s", source_id, tokens.expires_at)
+        return RenewalResult(Renewed.RENEWED)
+
+    async def _transient(self, source: Source, err: TransientError, now: datetime) -> None:
+        failing_since = source.failing_since or now
+        if now - failing_since > self.ctx.settings.renewal_failure_budget:
+            hours = int(self.ctx.settings.renewal_failure_budget.total_seconds() // 3600)
+            await expire(
+                self.ctx,
+                source.id,
+                f"{err.reason}; renewal kept failing for {hours} hours",
+                now,
+            )
+            return
+        failures = source.failures + 1
+        retry_at = next_attempt(failures, now, source.expires_at)
+        if err.retry_after is not None:
+            retry_at = max(retry_at, now + timedelta(seconds=err.retry_after))
+        async with self.ctx.db.begin() as session:
+            await session.execute(
+                update(Source)
+                .where(
+                    Source.id == source.id, Source.status.not_in([Status.EXPIRED, Status.REVOKED])
+                )
+                .values(
+                    status=Status.EXPIRING,
+                    failures=failures,
+                    failing_since=failing_since,
+                    next_attempt_at=retry_at,
+                    last_error=LastError("transient", err.reason, now).to_json(),
+                    updated_at=now,
+                )
+            )
+        log.info(
+            "renewal of source %s failed (%s); next try at %s", source.id, err.reason, retry_at
+        )
+
+    async def _release(self, source_id: int, owner: str) -> None:
+        async with self.ctx.db.begin() as session:
+            await session.execute(
+                update(Source)
+                .where(Source.id == source_id, Source.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+
+async def expire(
+    ctx: Context, source_id: int, reason: str, now: datetime, revoked: bool = False
+) -> bool:
+    """Start a new expiry episode; False when the source was already expired or revoked."""
+    status = Status.REVOKED if revoked else Status.EXPIRED
+    async with ctx.db.begin() as session:
+        result = await session.execute(
+            update(Source)
+            .where(Source.id == source_id, Source.status.not_in([Status.EXPIRED, Status.REVOKED]))
+            .values(
+                status=status,
+                episode=Source.episode + 1,
+                status_changed_at=now,
+                updated_at=now,
+                last_error=LastError(status.value, reason, now).to_json(),
+            )
+        )
+    changed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        log.info("source %s %s: %s", source_id, status, reason)
+    return changed

@@ -1,0 +1,201 @@
+"""Settings from the environment (bot/config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+SECRETS = {
+    "SLACK_SIGNING_SECRET": "signing-secret-8f3e",
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-bot-token",
+    "LINKEDIN_CLIENT_ID": "li-client-id",
+    "LINKEDIN_CLIENT_SECRET": "li-client-secret-77aa",
+    "TOKEN_ENCRYPTION_KEY": "fernet-key-material-0123456789abcdef0123456=",
+}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.slack_signing_secret is None
+    assert settings.slack_bot_token is None
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.slack_notify_channel is None
+    assert settings.database_url == "sqlite:///./sources-bot.db"
+    assert settings.public_url == "http://localhost:3000"
+    assert settings.port == 3000
+    assert settings.digest_hour == 9
+    assert settings.digest_timezone == "UTC"
+    assert settings.expiry_warning_days == (7, 1)
+    assert settings.token_encryption_keys == ()
+    assert settings.network("linkedin").configured is False
+    assert settings.redirect_uri("linkedin") == "http://localhost:3000/oauth/callback/linkedin"
+    assert settings.sqlite_path == Path("./sources-bot.db")
+
+
+def test_blank_values_count_as_unset() -> None:
+    settings = Settings.from_env({"DIGEST_HOUR": "  ", "SLACK_BOT_TOKEN": "", "PORT": " "})
+
+    assert settings.digest_hour == 9
+    assert settings.slack_bot_token is None
+    assert settings.port == 3000
+
+
+def test_values_are_read_and_trimmed() -> None:
+    settings = Settings.from_env(
+        {
+            "SLACK_NOTIFY_CHANNEL": " C0NOTICES ",
+            "DATABASE_URL": "postgresql://bot@db/bot",
+            "PUBLIC_URL": "https://bot.example.com/",
+            "PORT": "8080",
+            "DIGEST_HOUR": " 17 ",
+            "DIGEST_TIMEZONE": "Europe/Paris",
+            "TOKEN_ENCRYPTION_KEY": "new-key, old-key",
+        }
+    )
+
+    assert settings.slack_notify_channel == "C0NOTICES"
+    assert settings.database_url == "postgresql://bot@db/bot"
+    assert settings.sqlite_path is None
+    assert settings.public_url == "https://bot.example.com"
+    assert settings.redirect_uri("x") == "https://bot.example.com/oauth/callback/x"
+    assert settings.port == 8080
+    assert settings.digest_hour == 17
+    assert settings.digest_timezone == "Europe/Paris"
+    assert settings.token_encryption_keys == ("new-key", "old-key")
+
+
+@pytest.mark.parametrize("hour", ["0", "23"])
+def test_digest_hour_bounds_are_accepted(hour: str) -> None:
+    assert Settings.from_env({"DIGEST_HOUR": hour}).digest_hour == int(hour)
+
+
+@pytest.mark.parametrize("hour", ["24", "-1", "100"])
+def test_digest_hour_out_of_range(hour: str) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_HOUR"):
+        Settings.from_env({"DIGEST_HOUR": hour})
+
+
+@pytest.mark.parametrize("hour", ["nine", "9am", "9.5"])
+def test_digest_hour_not_a_number(hour: str) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_HOUR") as caught:
+        Settings.from_env({"DIGEST_HOUR": hour})
+    assert hour in str(caught.value)
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "Europe/Pariss", "../../etc/passwd"])
+def test_bad_digest_timezone(zone: str) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_TIMEZONE"):
+        Settings.from_env({"DIGEST_TIMEZONE": zone})
+
+
+def test_bad_port() -> None:
+    with pytest.raises(ConfigError, match="PORT"):
+        Settings.from_env({"PORT": "http"})
+
+
+@pytest.mark.parametrize(
+    ("value", "days"),
+    [("7,1", (7, 1)), ("1,7", (7, 1)), (" 14 , 3 ", (14, 3)), ("3", (3,)), ("7,7,1", (7, 1))],
+)
+def test_expiry_warning_days(value: str, days: tuple[int, ...]) -> None:
+    assert Settings.from_env({"EXPIRY_WARNING_DAYS": value}).expiry_warning_days == days
+
+
+@pytest.mark.parametrize("value", ["0", "7,0", "-1", "7,-3"])
+def test_expiry_warning_days_must_be_positive(value: str) -> None:
+    with pytest.raises(ConfigError, match="EXPIRY_WARNING_DAYS"):
+        Settings.from_env({"EXPIRY_WARNING_DAYS": value})
+
+
+@pytest.mark.parametrize("value", ["seven", "7;1", "1.5"])
+def test_expiry_warning_days_must_be_numbers(value: str) -> None:
+    with pytest.raises(ConfigError, match="EXPIRY_WARNING_DAYS"):
+        Settings.from_env({"EXPIRY_WARNING_DAYS": value})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:9999/api", "http://127.0.0.1:9999/api/"),
+        ("http://127.0.0.1:9999/api/", "http://127.0.0.1:9999/api/"),
+    ],
+)
+def test_slack_api_url_gets_a_trailing_slash(url: str, expected: str) -> None:
+    assert Settings.from_env({"SLACK_API_URL": url}).slack_api_url == expected
+
+
+class TestNetworks:
+    def test_credentials_and_overrides_per_network(self) -> None:
+        settings = Settings.from_env(
+            {
+                "LINKEDIN_CLIENT_ID": "li-id",
+                "LINKEDIN_CLIENT_SECRET": "li-secret",
+                "LINKEDIN_AUTHORIZE_URL": "http://fake/authorize",
+                "LINKEDIN_TOKEN_URL": "http://fake/token",
+                "LINKEDIN_USERINFO_URL": "http://fake/userinfo",
+                "X_CLIENT_ID": "x-id",
+            }
+        )
+
+        linkedin = settings.network("linkedin")
+        assert linkedin.client_id == "li-id"
+        assert linkedin.client_secret == "li-secret"
+        assert linkedin.configured is True
+        assert dict(linkedin.urls) == {
+            "authorize": "http://fake/authorize",
+            "token": "http://fake/token",
+            "userinfo": "http://fake/userinfo",
+        }
+        x = settings.network("x")
+        assert x.client_id == "x-id"
+        assert x.configured is False  # an id without a secret is not enough
+
+    def test_unknown_network_is_unconfigured(self) -> None:
+        assert Settings.from_env({}).network("tiktok").configured is False
+
+    def test_other_settings_are_not_networks(self) -> None:
+        settings = Settings.from_env(
+            {
+                "SLACK_API_URL": "http://slack.test/api/",
+                "DATABASE_URL": "sqlite:///x.db",
+                "PUBLIC_URL": "http://bot.test",
+                "SLACK_BOT_TOKEN": "xoxb-1",
+            }
+        )
+
+        assert "slack" not in settings.networks
+        assert "database" not in settings.networks
+        assert "public" not in settings.networks
+
+
+class TestRequireSlack:
+    def test_names_the_missing_signing_secret(self) -> None:
+        with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+            Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1"}).require_slack()
+
+    def test_names_the_missing_bot_token(self) -> None:
+        with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
+            Settings.from_env({"SLACK_SIGNING_SECRET": "s"}).require_slack()
+
+    def test_passes_with_both(self) -> None:
+        Settings.from_env({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "t"}).require_slack()
+
+
+def test_repr_shows_no_secret() -> None:
+    settings = Settings.from_env(SECRETS)
+
+    shown = repr(settings)
+
+    assert "li-client-id" in shown  # the repr is useful, just not dangerous
+    for name in (
+        "SLACK_SIGNING_SECRET",
+        "SLACK_BOT_TOKEN",
+        "LINKEDIN_CLIENT_SECRET",
+        "TOKEN_ENCRYPTION_KEY",
+    ):
+        assert SECRETS[name] not in shown, f"{name} leaks through repr(Settings)"
+    assert SECRETS["LINKEDIN_CLIENT_SECRET"] not in str(settings.network("linkedin"))
