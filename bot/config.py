@@ -92,6 +92,9 @@ class Settings:
         if any(day < 1 for day in warning_days):
             raise ConfigError("EXPIRY_WARNING_DAYS must list whole days of 1 or more, e.g. 7,1")
 
+        budget_hours = _int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
+        if budget_hours < 1:
+            raise ConfigError("RENEWAL_FAILURE_BUDGET_HOURS must be 1 or more")
         networks = {
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),
@@ -116,9 +119,7 @@ class Settings:
             digest_timezone=digest_timezone,
             digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
             expiry_warning_days=warning_days,
-            renewal_failure_budget=timedelta(
-                hours=_int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
-            ),
+            renewal_failure_budget=timedelta(hours=budget_hours),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             networks=networks,
         )
@@ -172,7 +173,7 @@ def _bool(value: str | None, name: str) -> bool:
 
 
 _URL_OVERRIDE = re.compile(r"^(?P<net>[A-Z]+)_(?P<key>[A-Z]+(?:_[A-Z]+)*)_URL$")
-_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC"}
+_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC", "TEST"}
 
 
 def _url_overrides(env: Mapping[str, str]) -> set[tuple[str, str]]:

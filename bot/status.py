@@ -45,7 +45,7 @@ def expired_reason(network_title: str, expires_at: datetime) -> str:
 
 
 def expires_in(expires_at: datetime, now: datetime) -> str:
-    """'expires in 3 days', 'expires tomorrow', 'expires in 5 hours'."""
+    """'expires in 3 days', 'expires in 1 day', 'expires in 5 hours': whole units, rounded down."""
     left = expires_at - now
     if left <= timedelta(0):
         return f"expired on {short_date(expires_at)}"
@@ -55,6 +55,4 @@ def expires_in(expires_at: datetime, now: datetime) -> str:
         hours = int(left.total_seconds() // 3600)
         return f"expires in {hours} hour{'s' if hours != 1 else ''}"
     days = left.days
-    if days == 1:
-        return "expires tomorrow"
-    return f"expires in {days} days"
+    return f"expires in {days} day{'s' if days != 1 else ''}"

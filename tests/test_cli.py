@@ -297,6 +297,23 @@ def test_bad_records_into_an_empty_database_leave_it_empty(
     assert rows(env["DATABASE_URL"], "SELECT id FROM credentials") == []
 
 
+def test_kind_must_be_account_or_the_networks_page_kind(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = [record("urn-org", kind="organization"), record("urn-page", kind="page")]
+    code, _, err = run(capsys, env, "sources", "import", write(tmp_path, bad, "bad.json"))
+    assert code == 1
+    assert err.splitlines()[:-1] == [
+        "record 2: kind: must be one of account, organization for linkedin"
+    ]
+    good = [record("urn-org", kind="organization"), record("urn-me", kind="account")]
+    code, out, err = run(capsys, env, "sources", "import", write(tmp_path, good, "good.json"))
+    assert code == 0, err
+    assert out.strip() == "imported 2 source(s): 2 new, 0 updated"
+    kinds = rows(env["DATABASE_URL"], "SELECT account_id, kind FROM sources ORDER BY account_id")
+    assert [tuple(row) for row in kinds] == [("urn-me", "account"), ("urn-org", "organization")]
+
+
 def test_file_must_hold_an_array(
     capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
 ) -> None:
