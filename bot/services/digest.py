@@ -70,9 +70,13 @@ class DigestService:
             expiring=[
                 s
                 for s in sources
-                if not s.status.needs_reconnect
-                and s.expires_at is not None
-                and s.expires_at - now <= EXPIRING_WINDOW
+                if s.status is Status.EXPIRING
+                or (
+                    s.status is Status.ACTIVE
+                    and s.renews_at is None  # those renew by themselves
+                    and s.expires_at is not None
+                    and s.expires_at - now <= EXPIRING_WINDOW
+                )
             ],
             restored=[
                 s

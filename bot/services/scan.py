@@ -92,7 +92,9 @@ class ScanService:
         now = self.ctx.clock.now()
         network = self.ctx.catalogue.get(source.network)
         label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
-        if network is not None and is_due(source, network.renew_before, now):
+        # Without the app's credentials nothing can be renewed: judge it by its expiry.
+        renews = source.renewable and network is not None and network.configured
+        if renews and network is not None and is_due(source, network.renew_before, now):
             result = await self.renewal.renew(source.id)
             if result.outcome is Renewed.RENEWED:
                 report.renewed.append(label)
@@ -103,11 +105,7 @@ class ScanService:
                 report.expiring.append(label)
             return
         status = effective_status(
-            source.status,
-            source.expires_at,
-            now,
-            self.ctx.settings.expiry_warning_days,
-            source.renewable,
+            source.status, source.expires_at, now, self.ctx.settings.expiry_warning_days, renews
         )
         if status is Status.EXPIRED and source.expires_at is not None:
             reason = expired_reason(self.ctx.catalogue.title(source.network), source.expires_at)
