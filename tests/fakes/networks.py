@@ -146,6 +146,7 @@ class FakeNetwork:
     REFRESH_LIFETIME_FROM_CONSENT: ClassVar[bool] = False
     ACCESS_PREFIX: ClassVar[str] = ""
     REFRESH_PREFIX: ClassVar[str] = ""
+    PAGE_PREFIX: ClassVar[str] = ""
     DEFAULT_REVOKE_SUBCODE: ClassVar[int | None] = None
 
     def __init__(
@@ -341,7 +342,9 @@ class FakeNetwork:
     def issued_access_tokens(self, account_id: str) -> list[str]:
         """Every access token issued to an account, oldest first (page tokens excluded)."""
         return [
-            t.value for t in self._tokens.values() if t.account_id == account_id and t.kind == "access"
+            t.value
+            for t in self._tokens.values()
+            if t.account_id == account_id and t.kind == "access"
         ]
 
     def issued_refresh_tokens(self, account_id: str) -> list[str]:
@@ -359,7 +362,8 @@ class FakeNetwork:
         return self._tokens[value]
 
     def refresh_uses(self, value: str) -> int:
-        """How many renewal requests presented this token (refused ones included)."""
+        """How many renewal requests presented this token, refused ones included (requests
+        answered by an injected ``fail`` never reach the grant and are not counted)."""
         return self._presented[value]
 
     # --- internals: accounts, tokens -------------------------------------------------------
@@ -408,7 +412,11 @@ class FakeNetwork:
         expires_at = None
         if lifetime is not None:
             expires_at = (consented if from_consent else now) + lifetime
-        prefix = {"access": self.ACCESS_PREFIX, "refresh": self.REFRESH_PREFIX}.get(kind, "")
+        prefix = {
+            "access": self.ACCESS_PREFIX,
+            "refresh": self.REFRESH_PREFIX,
+            "page": self.PAGE_PREFIX,
+        }[kind]
         token = Token(
             value=prefix + secrets.token_urlsafe(32),
             kind=kind,
@@ -545,9 +553,6 @@ class FakeNetwork:
             method = method or "plain"
             if method not in ("S256", "plain"):
                 return _page(400, "Unsupported code_challenge_method")
-        problem = self._check_authorize(query, scope)
-        if problem is not None:
-            return _page(400, problem)
         if self._deny_next is not None:
             error, self._deny_next = self._deny_next, None
             return _redirect(redirect_uri, {**self._denied_params(error), "state": state})
@@ -571,9 +576,6 @@ class FakeNetwork:
         params = {"code": code.value, **self._redirect_extras(code), "state": state}
         return _redirect(redirect_uri, params, fragment=self._redirect_fragment())
 
-    def _check_authorize(self, query: dict[str, str], scope: tuple[str, ...]) -> str | None:
-        return None
-
     def _denied_params(self, error: str) -> dict[str, str]:
         return {"error": error, "error_description": "The user denied the request"}
 
@@ -595,7 +597,7 @@ class FakeNetwork:
     async def _handle_token(self, request: web.Request) -> web.StreamResponse:
         params = await self._params(request)
         self.token_requests.append(dict(params))
-        grant = params.get("grant_type")
+        grant = self._grant_type(params)
         special = self._grant_failure_key(grant)
         keys = (special, "token") if special else ("token",)
         early = await self._begin("token", request, params, keys)
@@ -614,6 +616,9 @@ class FakeNetwork:
         if not grant:
             return self._err_missing("grant_type")
         return self._err_unsupported_grant(grant)
+
+    def _grant_type(self, params: dict[str, str]) -> str | None:
+        return params.get("grant_type")
 
     def _other_grant(self, grant: str | None, params: dict[str, str]) -> web.StreamResponse | None:
         return None
@@ -660,11 +665,16 @@ class FakeNetwork:
         if not _pkce_ok(code, params.get("code_verifier")):
             return self._err_code("pkce")
         now = self.now()
-        access = self._mint("access", code.account_id, code.scope, self.access_lifetime)
+        family = secrets.token_hex(8)
+        access = self._mint(
+            "access", code.account_id, code.scope, self.access_lifetime, family=family
+        )
         code.issued.append(access.value)
         refresh = None
         if code.offline:
-            refresh = self._mint_refresh(code.account_id, code.scope, consented_at=now, family=None)
+            refresh = self._mint_refresh(
+                code.account_id, code.scope, consented_at=now, family=family
+            )
             code.issued.append(refresh.value)
             self._consented(code.account_id)
         return self._json(self._token_body(access, refresh, "authorization_code", params))
@@ -740,8 +750,16 @@ class FakeNetwork:
 
 # --- LinkedIn -------------------------------------------------------------------------------
 
-LINKEDIN_INVALID_TOKEN = {"message": "Invalid access token", "serviceErrorCode": 65600, "status": 401}
-LINKEDIN_EMPTY_TOKEN = {"message": "Empty oauth2_access_token", "serviceErrorCode": 401, "status": 401}
+LINKEDIN_INVALID_TOKEN = {
+    "message": "Invalid access token",
+    "serviceErrorCode": 65600,
+    "status": 401,
+}
+LINKEDIN_EMPTY_TOKEN = {
+    "message": "Empty oauth2_access_token",
+    "serviceErrorCode": 401,
+    "status": 401,
+}
 LINKEDIN_ORG_SCOPES = ("rw_organization_admin", "r_organization_admin")
 
 
@@ -824,9 +842,6 @@ class FakeLinkedIn(FakeNetwork):
 
     def _offline(self, query: dict[str, str], scope: tuple[str, ...], account_id: str) -> bool:
         return self.issue_refresh_tokens
-
-    def issue_tokens(self, account_id: str, **kwargs: Any) -> dict[str, Any]:
-        return super().issue_tokens(account_id, **kwargs)
 
     def _token_body(
         self, access: Token, refresh: Token | None, grant: str, params: dict[str, str]
@@ -959,7 +974,12 @@ class FakeLinkedIn(FakeNetwork):
 
 # --- X --------------------------------------------------------------------------------------
 
-X_UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+X_UNAUTHORIZED = {
+    "title": "Unauthorized",
+    "type": "about:blank",
+    "status": 401,
+    "detail": "Unauthorized",
+}
 X_BAD_TOKEN = "Value passed for the token was invalid."
 X_BAD_CODE = "Value passed for the authorization code was invalid."
 
@@ -1043,7 +1063,11 @@ class FakeX(FakeNetwork):
         if token is None or not live:
             return web.json_response(X_UNAUTHORIZED, status=401)
         account = self.accounts[token.account_id]
-        data = {"id": account.account_id, "name": account.name, "username": account.extra["username"]}
+        data = {
+            "id": account.account_id,
+            "name": account.name,
+            "username": account.extra["username"],
+        }
         return web.json_response({"data": data})
 
 
@@ -1131,8 +1155,7 @@ class _GraphNetwork(FakeNetwork):
         value = self._graph_token_value(request)
         if not value:
             return _graph_error(
-                "An active access token must be used to query information about the current "
-                "user.",
+                "An active access token must be used to query information about the current user.",
                 2500,
             )
         token, live = self._lookup_access(value)
@@ -1187,6 +1210,7 @@ class FakeFacebook(_GraphNetwork):
     ACCESS_LIFETIME = timedelta(hours=1)
     LONG_LIVED_LIFETIME = timedelta(seconds=FACEBOOK_LONG_LIVED_EXPIRES_IN)
     ACCESS_PREFIX = "EAAB"
+    PAGE_PREFIX = "EAAP"
     PAGE_FIELDS: ClassVar[tuple[str, ...]] = ("access_token", "category", "name", "id", "tasks")
 
     def __init__(self, **kwargs: Any) -> None:
@@ -1221,16 +1245,14 @@ class FakeFacebook(_GraphNetwork):
             user_token = self.issue_tokens(account_id)["access_token"]
         user = self._tokens[user_token]
         return {
-            page_id: self._page_token(user, page_id)
-            for page_id in self.pages.get(account_id, {})
+            page_id: self._page_token(user, page_id) for page_id in self.pages.get(account_id, {})
         }
 
     def issue_tokens(self, account_id: str, **kwargs: Any) -> dict[str, Any]:
         result = super().issue_tokens(account_id, **kwargs)
         user = self._tokens[result["access_token"]]
         result["page_tokens"] = {
-            page_id: self._page_token(user, page_id)
-            for page_id in self.pages.get(account_id, {})
+            page_id: self._page_token(user, page_id) for page_id in self.pages.get(account_id, {})
         }
         return result
 
@@ -1245,8 +1267,6 @@ class FakeFacebook(_GraphNetwork):
         token = self._mint(
             "page", user.account_id, user.scope, lifetime, page_id=page_id, long_lived=True
         )
-        token.value, old = "EAAP" + token.value, token.value
-        self._tokens[token.value] = self._tokens.pop(old)
         self._page_token_of[key] = token.value
         return token.value
 
@@ -1264,13 +1284,11 @@ class FakeFacebook(_GraphNetwork):
     def _grant_failure_key(self, grant: str | None) -> str | None:
         return "exchange" if grant == "fb_exchange_token" else None
 
-    async def _handle_token(self, request: web.Request) -> web.StreamResponse:
-        # The code exchange has no grant_type on Facebook; default it so the base dispatches.
-        if "grant_type" not in request.query and "code" in request.query:
-            request = request.clone(
-                rel_url=request.rel_url.update_query({"grant_type": "authorization_code"})
-            )
-        return await super()._handle_token(request)
+    def _grant_type(self, params: dict[str, str]) -> str | None:
+        # Facebook's code exchange needs no grant_type.
+        if "grant_type" not in params and "code" in params:
+            return "authorization_code"
+        return params.get("grant_type")
 
     def _other_grant(self, grant: str | None, params: dict[str, str]) -> web.StreamResponse | None:
         if grant != "fb_exchange_token":
@@ -1280,8 +1298,10 @@ class FakeFacebook(_GraphNetwork):
             return _graph_error("Missing parameter fb_exchange_token", 100)
         self._presented[value] += 1
         token, live = self._lookup_access(value)
-        if token is None or not live or token.kind == "page":
-            return self._graph_dead(token if token is None or token.kind != "page" else None)
+        if token is None or token.kind == "page":
+            return self._graph_dead(None)
+        if not live:
+            return self._graph_dead(token)
         new = self._mint(
             "access",
             token.account_id,
@@ -1308,7 +1328,9 @@ class FakeFacebook(_GraphNetwork):
         }
 
     def _err_client(self, *, missing: bool, unknown_client: bool = False) -> web.Response:
-        if missing or unknown_client:
+        if missing:
+            return _graph_error("Missing client_id or client_secret parameter.", 101)
+        if unknown_client:
             return _graph_error("Error validating application. Invalid application ID.", 101)
         return _graph_error("Error validating client secret.", 1)
 
@@ -1761,9 +1783,7 @@ class FakeYouTube(FakeNetwork):
             )
         parts = [p for p in request.query.get("part", "").split(",") if p]
         if not parts:
-            return _google_error(
-                400, "Required parameter: part", "required", "INVALID_ARGUMENT"
-            )
+            return _google_error(400, "Required parameter: part", "required", "INVALID_ARGUMENT")
         if request.query.get("mine") != "true" and "id" not in request.query:
             return _google_error(
                 400,
@@ -1993,9 +2013,7 @@ class FakePinterest(FakeNetwork):
     @continuous_refresh.setter
     def continuous_refresh(self, value: bool) -> None:
         self._continuous = value
-        self.refresh_lifetime = (
-            self.CONTINUOUS_REFRESH_LIFETIME if value else self.REFRESH_LIFETIME
-        )
+        self.refresh_lifetime = self.CONTINUOUS_REFRESH_LIFETIME if value else self.REFRESH_LIFETIME
 
     def _routes(self) -> list[tuple[str, str, Handler]]:
         return [
