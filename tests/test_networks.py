@@ -24,7 +24,7 @@ def test_bundled_linkedin_uses_openid_connect() -> None:
     assert linkedin.token_url == "https://www.linkedin.com/oauth/v2/accessToken"
     assert linkedin.userinfo_url == "https://api.linkedin.com/v2/userinfo"
     assert {"openid", "profile"} <= set(linkedin.scopes)
-    assert linkedin.scope.split(linkedin.scope_separator) == list(linkedin.scopes)
+    assert linkedin.scope().split(linkedin.scope_separator) == list(linkedin.scopes)
     assert (linkedin.account_id_field, linkedin.name_field) == ("sub", "name")
 
 
@@ -130,4 +130,4 @@ def test_a_custom_catalogue_gets_credentials_by_name(configured: bool) -> None:
     assert acme.title == "Acme Social"
     assert acme.configured is configured
     assert other.configured is False
-    assert acme.scope == "read"
+    assert acme.scope() == "read"

@@ -42,6 +42,7 @@ class Network:
     authorize_params: Mapping[str, str] = field(default_factory=dict)
     refresh_params: Mapping[str, str] = field(default_factory=dict)
     page_kind: str | None = None
+    page_scopes: tuple[str, ...] = ()  # asked for when (re)connecting a page source
     developer_console: str = ""
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
@@ -50,9 +51,9 @@ class Network:
     def configured(self) -> bool:
         return bool(self.client_id and self.client_secret)
 
-    @property
-    def scope(self) -> str:
-        return self.scope_separator.join(self.scopes)
+    def scope(self, pages: bool = False) -> str:
+        scopes = self.scopes + (self.page_scopes if pages else ())
+        return self.scope_separator.join(scopes)
 
     def url(self, key: str) -> str:
         return self.urls[key]
@@ -132,6 +133,7 @@ def parse_catalogue(data: Mapping[str, Mapping[str, Any]]) -> list[Network]:
                 authorize_params=dict(entry.get("authorize_params", {})),
                 refresh_params=dict(entry.get("refresh_params", {})),
                 page_kind=entry.get("page_kind"),
+                page_scopes=tuple(entry.get("page_scopes", ())),
                 developer_console=entry.get("developer_console", ""),
             )
         )

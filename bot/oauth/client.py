@@ -26,9 +26,10 @@ TIMEOUT = httpx2.Timeout(10.0)
 class OAuthClient:
     """OAuth calls for one network; a fresh HTTP client per call keeps no state between them."""
 
-    def __init__(self, network: Network, redirect_uri: str) -> None:
+    def __init__(self, network: Network, redirect_uri: str, pages: bool = False) -> None:
         self.network = network
         self.redirect_uri = redirect_uri
+        self.pages_scope = pages
 
     def _oauth(self) -> AsyncOAuth2Client:
         network = self.network
@@ -41,7 +42,7 @@ class OAuthClient:
             client_id=network.client_id,
             client_secret=network.client_secret,
             token_endpoint_auth_method=network.client_auth,
-            scope=network.scope,
+            scope=network.scope(self.pages_scope),
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256" if network.pkce else None,
             # The bot decides expiry from the stored expires_at, not authlib's 60 s margin.
@@ -75,20 +76,28 @@ class OAuthClient:
 
     async def exchange(self, code: str, code_verifier: str | None, now: datetime) -> TokenSet:
         """Trade an authorization code for tokens (long-lived ones where the network has them)."""
+        # Facebook's token endpoint is a GET that takes the secret in its query string.
+        secret = (
+            {"client_secret": self.network.client_secret}
+            if self.network.token_method == "GET"  # noqa: S105 - an HTTP method
+            else {}
+        )
         token = await self._grant(
             lambda client: client.fetch_token(
                 self.network.token_url,
                 code=code,
                 code_verifier=code_verifier,
                 method=self.network.token_method,
+                **secret,
             )
         )
         if self.network.renewal is Renewal.FB_EXCHANGE_TOKEN:
             async with self._http() as http:
                 token = await quirks.facebook_exchange(http, self.network, token["access_token"])
         elif self.network.renewal is Renewal.IG_REFRESH_TOKEN:
+            short_lived = quirks.instagram_unwrap(token)["access_token"]
             async with self._http() as http:
-                token = await quirks.instagram_long_lived(http, self.network, token["access_token"])
+                token = await quirks.instagram_long_lived(http, self.network, short_lived)
         return self._token_set(token, now)
 
     async def renew(self, current: TokenSet, now: datetime) -> TokenSet:

@@ -35,6 +35,15 @@ def encode_client_key_post(
     return uri, headers, body
 
 
+def instagram_unwrap(token: dict[str, Any]) -> dict[str, Any]:
+    """Instagram's code exchange answers flat in its reference and as ``{"data": [..]}`` in
+    its login guide; accept both."""
+    data = token.get("data")
+    if "access_token" not in token and isinstance(data, list) and data:
+        return dict(data[0])
+    return token
+
+
 async def instagram_long_lived(
     http: httpx2.AsyncClient, network: Network, short_lived: str
 ) -> dict[str, Any]:
@@ -94,8 +103,9 @@ async def linkedin_organizations(
         if element.get("role") != "ADMINISTRATOR" or element.get("state", "APPROVED") != "APPROVED":
             continue
         urn = str(element.get("organizationalTarget") or element.get("organization", ""))
-        org_id = urn.rsplit(":", 1)[-1]
-        pages.append(Page(account_id=org_id, name=str(element.get("name") or urn)))
+        # The projection in the catalogue's URL decorates each element with the org's name.
+        name = (element.get("organizationalTarget~") or {}).get("localizedName") or urn
+        pages.append(Page(account_id=urn.rsplit(":", 1)[-1], name=str(name)))
     return pages
 
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import Message
 from bot.blocks.notice import connected_dm, reconnected_reply, wrong_account_reply
@@ -149,6 +150,7 @@ class ConnectService:
             if attempt.expires_at <= now:
                 raise LinkProblem(Result(Outcome.LINK_EXPIRED, title))
             network = self.network(attempt.network)
+            pages = await self._for_page(session, attempt)
             verifier = new_code_verifier() if network.pkce else None
             claimed = await session.execute(
                 update(ConnectAttempt)
@@ -162,8 +164,16 @@ class ConnectService:
             )
             if not claimed.rowcount:  # type: ignore[attr-defined]
                 raise LinkProblem(Result(Outcome.LINK_USED, title))
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
         return client.authorization_url(state, verifier), browser
+
+    @staticmethod
+    async def _for_page(session: AsyncSession, attempt: ConnectAttempt) -> bool:
+        """Whether the attempt reconnects a page, organization or channel (more scopes)."""
+        if attempt.source_id is None:
+            return False
+        kind = await session.scalar(select(Source.kind).where(Source.id == attempt.source_id))
+        return kind not in (None, "account")
 
     async def complete(
         self, network_name: str, params: dict[str, str], browser: str | None
@@ -185,7 +195,9 @@ class ConnectService:
             return Result(
                 Outcome.NETWORK_ERROR, title, reason=f"{title} sent no authorization code."
             )
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        async with self.ctx.db() as session:
+            pages = await self._for_page(session, attempt)
+        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
         verifier = self.ctx.cipher.decrypt(attempt.code_verifier) if attempt.code_verifier else None
         try:
             tokens = await client.exchange(params["code"], verifier, self.ctx.clock.now())
