@@ -6,10 +6,11 @@ that listeners do after their ack is awaited through the fake Slack's ``wait_for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ import httpx2
 import pytest
 from cryptography.fernet import Fernet
 from fakes import slack_requests
+from fakes.networks import FAKES
 from fakes.oauth_provider import FakeOAuthProvider
 from fakes.slack_api import FakeSlack
 from sqlalchemy import text
@@ -150,19 +152,64 @@ class Harness:
             return list((await connection.execute(text(sql), params)).all())
 
 
+@contextlib.asynccontextmanager
+async def running_bot(
+    env: Mapping[str, str], slack: FakeSlack, linkedin: Any, clock: FrozenClock
+) -> AsyncIterator[Harness]:
+    """The bot built from ``env``, started, with a client for its ASGI app."""
+    bot = create_app(Settings.from_env(env), clock=clock, scheduler=False)
+    await bot.start()
+    try:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=bot.asgi), base_url=PUBLIC_URL
+        ) as http:
+            yield Harness(bot, slack, linkedin, clock, http)
+    finally:
+        await bot.stop()
+
+
 @pytest.fixture
 async def harness(
     database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider, clock: FrozenClock
 ) -> AsyncIterator[Harness]:
-    settings = Settings.from_env(bot_env(database_url, slack, linkedin))
-    bot = create_app(settings, clock=clock, scheduler=False)
-    await bot.start()
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=bot.asgi), base_url=PUBLIC_URL)
-    yield Harness(bot, slack, linkedin, clock, http)
-    await http.aclose()
-    await bot.stop()
+    async with running_bot(bot_env(database_url, slack, linkedin), slack, linkedin, clock) as h:
+        yield h
 
 
 def blocks_text(payload: Mapping[str, Any]) -> str:
     """Every piece of text in a message or view, to assert on what a person reads."""
     return json.dumps(payload.get("blocks", []), ensure_ascii=False)
+
+
+@pytest.fixture
+async def network_bot(
+    database_url: str, slack: FakeSlack, clock: FrozenClock
+) -> AsyncIterator[Callable[..., contextlib.AbstractAsyncContextManager[Harness]]]:
+    """``async with network_bot("x") as (h, fake)``: the bot with one fake network configured.
+
+    The fake runs on the test's clock. ``h.linkedin`` is the fake itself.
+    """
+
+    @contextlib.asynccontextmanager
+    async def start(name: str, **fake_options: Any) -> AsyncIterator[tuple[Harness, Any]]:
+        fake = FAKES[name](**fake_options)
+        fake.now = clock.now
+        await fake.start()
+        try:
+            env = {
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_API_URL": slack.api_url,
+                "SLACK_NOTIFY_CHANNEL": CHANNEL,
+                "DATABASE_URL": database_url,
+                "PUBLIC_URL": PUBLIC_URL,
+                "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+                **fake.env(),
+            }
+            async with running_bot(env, slack, fake, clock) as h:
+                await h.services.workspaces.ensure(TEAM, "Acme")
+                yield h, fake
+        finally:
+            await fake.stop()
+
+    yield start
