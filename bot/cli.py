@@ -9,10 +9,14 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import logs
 from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.domain import SourceInfo
+    from bot.services import Services
 
 log = logging.getLogger("bot.cli")
 
@@ -96,7 +100,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
-async def _list(services: Any, args: argparse.Namespace) -> int:
+async def _list(services: Services, args: argparse.Namespace) -> int:
     sources = await services.sources.list()
     if args.json:
         print(json.dumps([_source_json(s) for s in sources], indent=2))
@@ -111,7 +115,7 @@ async def _list(services: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _source_json(s: Any) -> dict[str, Any]:
+def _source_json(s: SourceInfo) -> dict[str, Any]:
     return {
         "id": s.id,
         "workspace": s.workspace_id,
@@ -125,7 +129,7 @@ def _source_json(s: Any) -> dict[str, Any]:
     }
 
 
-async def _import(services: Any, args: argparse.Namespace) -> int:
+async def _import(services: Services, args: argparse.Namespace) -> int:
     import aiohttp
     from slack_sdk.errors import SlackApiError
 
@@ -178,13 +182,13 @@ async def _import(services: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _scan(services: Any, args: argparse.Namespace) -> int:
+async def _scan(services: Services, args: argparse.Namespace) -> int:
     report = await services.scan.run()
     print(report.summary())
     return 0
 
 
-async def _digest(services: Any, args: argparse.Namespace) -> int:
+async def _digest(services: Services, args: argparse.Namespace) -> int:
     workspaces = await services.workspaces.all()
     if args.dry_run:
         for workspace in workspaces:
@@ -203,7 +207,7 @@ async def _digest(services: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+_COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] = {
     "sources list": _list,
     "sources import": _import,
     "scan": _scan,
