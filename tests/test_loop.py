@@ -9,12 +9,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx2
-from conftest import CHANNEL, PUBLIC_URL, TEAM, Harness, blocks_text, bot_env
+from conftest import CHANNEL, PUBLIC_URL, TEAM, Harness, blocks_text, bot_env, running_bot
 from fakes import slack_requests
 
 from bot import ids
-from bot.app import create_app
-from bot.config import Settings
 
 ACME = ("urn-acme", "Acme Corp")
 OTHER = ("urn-other", "Someone Else")
@@ -472,15 +470,7 @@ async def test_unconfigured_network_names_the_variables(
 ) -> None:
     env = bot_env(database_url, slack, linkedin)
     del env["LINKEDIN_CLIENT_SECRET"]
-    bot = create_app(Settings.from_env(env), clock=clock, scheduler=False)
-    await bot.start()
-    try:
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=bot.asgi), base_url=PUBLIC_URL
-        ) as http:
-            h = Harness(bot, slack, linkedin, clock, http)
-            payload = await h.command("connect linkedin")
-    finally:
-        await bot.stop()
+    async with running_bot(env, slack, linkedin, clock) as h:
+        payload = await h.command("connect linkedin")
     assert "LinkedIn is not configured yet" in payload["text"]
     assert "LINKEDIN_CLIENT_SECRET" in payload["text"]

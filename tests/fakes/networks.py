@@ -45,7 +45,7 @@ import hmac
 import re
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from fakes.server import Handler, LocalServer
 
 GRAPH_VERSION = "v23.0"
 _VERSION = r"{version:v[0-9]+\.[0-9]+}"
@@ -123,7 +123,7 @@ class _Failure:
     retry_after: float | str | datetime | None
 
 
-class FakeNetwork:
+class FakeNetwork(LocalServer):
     """Shared machinery; one subclass per network. See the module docstring."""
 
     name: ClassVar[str] = ""
@@ -156,6 +156,7 @@ class FakeNetwork:
         client_secret: str = "client-secret",
         redirect_uris: list[str] | None = None,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         # None accepts any redirect_uri; a list requires an exact match (like app settings).
@@ -177,49 +178,8 @@ class FakeNetwork:
         self._presented: Counter[str] = Counter()
         self._failures: dict[str, list[_Failure]] = {}
         self._hangs: dict[str, float] = {}
-        self._release: asyncio.Event | None = None
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError(f"{type(self).__name__} already started")
-        self._release = asyncio.Event()
-        app = web.Application()
-        for method, path, handler in self._routes():
-            app.router.add_route(method, path, handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._release is not None:
-            self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeNetwork:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def _routes(self) -> list[tuple[str, str, Handler]]:
-        raise NotImplementedError
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError(f"{type(self).__name__} is not started")
-        return self._base_url
 
     @property
     def urls(self) -> dict[str, str]:
@@ -811,7 +771,7 @@ class FakeLinkedIn(FakeNetwork):
         # account id -> {org id: (name, role, state)}
         self.organizations: dict[str, dict[str, tuple[str, str, str]]] = {}
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/oauth/v2/authorization", self._handle_authorize),
             ("POST", "/oauth/v2/accessToken", self._handle_token),
@@ -1015,7 +975,7 @@ class FakeX(FakeNetwork):
     ACCESS_LIFETIME = timedelta(hours=2)
     REFRESH_LIFETIME = None
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/i/oauth2/authorize", self._handle_authorize),
             ("POST", "/2/oauth2/token", self._handle_token),
@@ -1219,7 +1179,7 @@ class FakeFacebook(_GraphNetwork):
         self.pages: dict[str, dict[str, str]] = {}
         self._page_token_of: dict[tuple[str, str], str] = {}
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", f"/{_VERSION}/dialog/oauth", self._handle_authorize),
             ("GET", f"/{_VERSION}/oauth/access_token", self._handle_token),
@@ -1492,7 +1452,7 @@ class FakeInstagram(_GraphNetwork):
         super().__init__(**kwargs)
         self.token_response_style = "flat"
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/oauth/authorize", self._handle_authorize),
             ("POST", "/oauth/access_token", self._handle_token),
@@ -1719,7 +1679,7 @@ class FakeYouTube(FakeNetwork):
         self.channels: dict[str, dict[str, str]] = {}
         self._offline_granted: set[str] = set()
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/o/oauth2/v2/auth", self._handle_authorize),
             ("POST", "/token", self._handle_token),
@@ -1871,7 +1831,7 @@ class FakeTikTok(FakeNetwork):
         super().__init__(**kwargs)
         self.oauth_error_status = 200
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/v2/auth/authorize/", self._handle_authorize),
             ("POST", "/v2/oauth/token/", self._handle_token),
@@ -2015,7 +1975,7 @@ class FakePinterest(FakeNetwork):
         self._continuous = value
         self.refresh_lifetime = self.CONTINUOUS_REFRESH_LIFETIME if value else self.REFRESH_LIFETIME
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/oauth/", self._handle_authorize),
             ("POST", "/v5/oauth/token", self._handle_token),

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from fakes.server import Handler, LocalServer
+
 CODE_LIFETIME = timedelta(minutes=30)
 REFRESH_TOKEN_LIFETIME = timedelta(days=365)
 INVALID_TOKEN_BODY = {"message": "Invalid access token", "serviceErrorCode": 65600, "status": 401}
@@ -88,7 +90,7 @@ def _real_now() -> datetime:
     return datetime.now(UTC)
 
 
-class FakeOAuthProvider:
+class FakeOAuthProvider(LocalServer):
     """Fake LinkedIn-like OAuth 2.0 provider. See module docstring."""
 
     def __init__(
@@ -100,6 +102,7 @@ class FakeOAuthProvider:
         *,
         redirect_uris: list[str] | None = None,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.access_token_lifetime = access_token_lifetime
@@ -120,47 +123,15 @@ class FakeOAuthProvider:
         self._token_failures: list[_Failure] = []
         self._userinfo_failures: list[_Failure] = []
         self._hang_token_seconds: float | None = None
-        self._release: asyncio.Event | None = None
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FakeOAuthProvider already started")
-        self._release = asyncio.Event()
-        app = web.Application()
-        app.router.add_get("/oauth/v2/authorization", self._handle_authorize)
-        app.router.add_post("/oauth/v2/accessToken", self._handle_token)
-        app.router.add_get("/v2/userinfo", self._handle_userinfo)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._release is not None:
-            self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOAuthProvider:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError("FakeOAuthProvider is not started")
-        return self._base_url
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("GET", "/oauth/v2/authorization", self._handle_authorize),
+            ("POST", "/oauth/v2/accessToken", self._handle_token),
+            ("GET", "/v2/userinfo", self._handle_userinfo),
+        ]
 
     @property
     def authorize_url(self) -> str:

@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from blockkit import validate_message, validate_view
 
+from fakes.server import Handler, LocalServer
+
 MESSAGE_METHODS = frozenset(
     {"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"}
 )
@@ -63,7 +65,7 @@ class _Failure:
     times: int
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     """Fake Slack Web API server. See module docstring."""
 
     def __init__(
@@ -76,6 +78,7 @@ class FakeSlack:
         app_id: str = "A0APP",
         response_url_max_uses: int | None = 5,
     ) -> None:
+        super().__init__()
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -94,43 +97,18 @@ class FakeSlack:
         self._ts_counter = 0
         self._view_counter = 0
         self._changed: asyncio.Condition | None = None
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("*", "/api/{method}", self._handle_api),
+            ("POST", "/response/{name}", self._handle_response_url),
+        ]
+
     async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FakeSlack already started")
         self._changed = asyncio.Condition()
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._handle_api)
-        app.router.add_post("/response/{name}", self._handle_response_url)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError("FakeSlack is not started")
-        return self._base_url
+        await super().start()
 
     @property
     def api_url(self) -> str:
