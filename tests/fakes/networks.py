@@ -1086,6 +1086,23 @@ class _GraphNetwork(FakeNetwork):
     def _graph_token_value(self, request: web.Request) -> str | None:
         return request.query.get("access_token") or self._bearer_token(request)
 
+    def _long_lived_answer(self, token: Token) -> web.Response:
+        new = self._mint(
+            "access",
+            token.account_id,
+            token.scope,
+            self.long_lived_lifetime,
+            consented_at=token.consented_at,
+            long_lived=True,
+        )
+        return self._json(
+            {
+                "access_token": new.value,
+                "token_type": "bearer",
+                "expires_in": self._seconds_left(new),
+            }
+        )
+
     def _graph_dead(self, token: Token | None) -> web.Response:
         """Graph's answer for a token that is not live: code 190 with the reason's subcode."""
         if token is None:
@@ -1262,21 +1279,7 @@ class FakeFacebook(_GraphNetwork):
             return self._graph_dead(None)
         if not live:
             return self._graph_dead(token)
-        new = self._mint(
-            "access",
-            token.account_id,
-            token.scope,
-            self.long_lived_lifetime,
-            consented_at=token.consented_at,
-            long_lived=True,
-        )
-        return self._json(
-            {
-                "access_token": new.value,
-                "token_type": "bearer",
-                "expires_in": self._seconds_left(new),
-            }
-        )
+        return self._long_lived_answer(token)
 
     def _token_body(
         self, access: Token, refresh: Token | None, grant: str, params: dict[str, str]
@@ -1560,23 +1563,6 @@ class FakeInstagram(_GraphNetwork):
             message, code = self.TOO_YOUNG
             return _graph_error(message, code)
         return self._long_lived_answer(token)
-
-    def _long_lived_answer(self, token: Token) -> web.Response:
-        new = self._mint(
-            "access",
-            token.account_id,
-            token.scope,
-            self.long_lived_lifetime,
-            consented_at=token.consented_at,
-            long_lived=True,
-        )
-        return self._json(
-            {
-                "access_token": new.value,
-                "token_type": "bearer",
-                "expires_in": self._seconds_left(new),
-            }
-        )
 
     async def _handle_me(self, request: web.Request) -> web.StreamResponse:
         token = await self._graph_authenticated(request, "userinfo")
