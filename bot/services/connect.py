@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import Message
+from bot.blocks.base import escape
 from bot.blocks.notice import connected_dm, reconnected_reply, wrong_account_reply
 from bot.blocks.texts import NOT_CONFIGURED, SOURCE_GONE, UNKNOWN_NETWORK
 from bot.domain import Identity, SourceInfo, TokenSet
@@ -38,6 +39,8 @@ from bot.store.models import ConnectAttempt, Source
 log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(minutes=10)
+# What a network sends back when the person cancels (LinkedIn has its own two words for it).
+DENIALS = {"access_denied", "user_cancelled_authorize", "user_cancelled_login"}
 
 
 class Outcome(StrEnum):
@@ -93,7 +96,7 @@ class ConnectService:
         network = self.ctx.catalogue.get(name)
         if network is None:
             known = ", ".join(f"`{n}`" for n in self.ctx.catalogue.names())
-            raise ConnectRefused(UNKNOWN_NETWORK.format(name=name, known=known))
+            raise ConnectRefused(UNKNOWN_NETWORK.format(name=escape(name), known=known))
         if not network.configured:
             raise ConnectRefused(
                 NOT_CONFIGURED.format(title=network.title, prefix=network.name.upper())
@@ -183,10 +186,13 @@ class ConnectService:
         if isinstance(attempt_or_result, Result):
             return attempt_or_result
         attempt = attempt_or_result
-        network = self.network(attempt.network)
-        title = network.title
+        title = self.ctx.catalogue.title(attempt.network)
+        try:
+            network = self.network(attempt.network)
+        except ConnectRefused as refused:  # the operator removed the app's credentials meanwhile
+            return Result(Outcome.NETWORK_ERROR, title, reason=str(refused))
         if "error" in params:
-            if params["error"] == "access_denied":
+            if params["error"] in DENIALS:
                 return Result(Outcome.DENIED, title)
             return Result(
                 Outcome.NETWORK_ERROR, title, reason=f"{title} answered “{params['error']}”."
