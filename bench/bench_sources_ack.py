@@ -49,7 +49,8 @@ HOME_OPENS = 20
 
 
 def records(now: datetime) -> list[dict[str, Any]]:
-    """500 LinkedIn sources: a few expired, some expiring within the warning window."""
+    """500 LinkedIn sources without refresh tokens (so none renews by itself): a few expired,
+    some expiring within the warning window."""
     out = []
     for n in range(SOURCES):
         if n < EXPIRED:
@@ -64,7 +65,6 @@ def records(now: datetime) -> list[dict[str, Any]]:
                 "account_id": f"urn:li:organization:{100000 + n}",
                 "name": f"Company Page {n:03d}",
                 "access_token": f"bench-access-{n}",
-                "refresh_token": f"bench-refresh-{n}",
                 "scopes": ["openid", "profile"],
                 "expires_at": expires.isoformat(),
                 "workspace": TEAM,
