@@ -130,10 +130,8 @@ def _source_json(s: SourceInfo) -> dict[str, Any]:
 
 
 async def _import(services: Services, args: argparse.Namespace) -> int:
-    import aiohttp
-    from slack_sdk.errors import SlackApiError
-
     from bot.services.importer import InvalidImport, import_records, parse_records
+    from bot.services.slack import SlackUnavailable
 
     try:
         data = json.loads(args.file.read_text(encoding="utf-8"))
@@ -165,16 +163,10 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
         return 1
     try:
         created, updated = await import_records(services.ctx, services.workspaces, records)
-    except SlackApiError as err:  # auth.test, for records without a workspace
-        error = err.response.get("error")
+    except SlackUnavailable as err:  # auth.test, for records without a workspace
         print(
-            f"sources-bot: Slack refused auth.test ({error}); nothing was imported", file=sys.stderr
-        )
-        return 1
-    except aiohttp.ClientError as err:
-        print(
-            f"sources-bot: cannot reach Slack at {services.ctx.settings.slack_api_url} "
-            f"({type(err).__name__}); nothing was imported",
+            f"sources-bot: cannot learn the workspace from Slack at "
+            f"{services.ctx.settings.slack_api_url} ({err.reason}); nothing was imported",
             file=sys.stderr,
         )
         return 1

@@ -441,7 +441,7 @@ def test_import_without_workspace_when_slack_is_unreachable(
     path = write(tmp_path, [record(workspace=None)])
     code, _, err = run(capsys, no_slack, "sources", "import", path)
     assert code == 1
-    assert_one_line_error(err, "cannot reach Slack", NO_SLACK)
+    assert_one_line_error(err, "cannot learn the workspace from Slack", NO_SLACK)
     assert "xoxb-test-token" not in err
     assert listed(capsys, env) == []
 

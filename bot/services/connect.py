@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +32,7 @@ from bot.oauth.secrets import (
 )
 from bot.services.context import Context
 from bot.services.notices import NoticeService, OpenNotice
+from bot.services.slack import SlackUnavailable
 from bot.services.sources import SourceService, add_credential, mark_connected, upsert_source
 from bot.store.models import ConnectAttempt, Source
 
@@ -354,5 +354,5 @@ class ConnectService:
         """Slack being unavailable must not undo or hide a saved connection."""
         try:
             await call
-        except SlackApiError as err:
-            log.warning("Slack call after a connect failed: %s", err.response.get("error"))
+        except SlackUnavailable as err:
+            log.warning("Slack call after a connect failed: %s", err.reason)

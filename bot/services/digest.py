@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +14,7 @@ from bot.blocks import Message
 from bot.blocks.digest import DigestContent, digest
 from bot.domain import Status
 from bot.services.context import Context
+from bot.services.slack import SlackUnavailable
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
 from bot.store.models import DigestRun, Workspace
@@ -117,10 +117,8 @@ class DigestService:
             return 0
         try:
             ts = await self.ctx.slack.post(plan.channel, plan.message)
-        except SlackApiError as err:
-            log.warning(
-                "could not post the digest to %s: %s", plan.channel, err.response.get("error")
-            )
+        except SlackUnavailable as err:
+            log.warning("could not post the digest to %s: %s", plan.channel, err.reason)
             async with self.ctx.db.begin() as session:  # release the day so a later run retries
                 await session.execute(delete(DigestRun).where(DigestRun.id == run_id))
             return 0

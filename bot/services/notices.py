@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +20,7 @@ from bot.blocks import Message
 from bot.blocks.notice import NoticeEntry, expiry_notice, warning_notice
 from bot.domain import Status
 from bot.services.context import Context
+from bot.services.slack import SlackUnavailable
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
 from bot.store.models import Notice, NoticeItem, Source, Workspace
@@ -184,12 +184,12 @@ class NoticeService:
         notice, message = await self.render(notice_id)
         try:
             ts = await self.ctx.slack.post(notice.channel, message)
-        except SlackApiError as err:
+        except SlackUnavailable as err:
             log.warning(
                 "could not post notice %s to %s: %s",
                 notice_id,
                 notice.channel,
-                err.response.get("error"),
+                err.reason,
             )
             # Release the claim so the next scan tries again.
             async with self.ctx.db.begin() as session:
