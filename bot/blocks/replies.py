@@ -10,6 +10,7 @@ from bot.blocks.base import context, section
 from bot.blocks.sources import source_list_blocks
 from bot.blocks.texts import HELP, LIST_MORE_HINT, NO_MATCH, NO_SOURCES
 from bot.domain import SourceInfo
+from bot.networks import Network
 
 MAX_MESSAGE_BLOCKS = 50
 
@@ -29,9 +30,14 @@ def sources_list(sources: Sequence[SourceInfo], now: datetime, what: str | None 
     return Message(text=summary, blocks=blocks)
 
 
-def help_message(prefix: str | None = None) -> Message:
+def help_message(networks: Sequence[Network], prefix: str | None = None) -> Message:
     text = f"{prefix}\n\n{HELP}" if prefix else HELP
-    return Message(text="How to use /sources", blocks=[section(text)])
+    ready = [f"`{n.name}`" for n in networks if n.configured]
+    waiting = [n.title for n in networks if not n.configured]
+    lines = [f"Networks you can connect: {', '.join(ready) or 'none yet'}."]
+    if waiting:
+        lines.append(f"Not configured by the operator: {', '.join(waiting)}.")
+    return Message(text="How to use /sources", blocks=[section(text), context(*lines)])
 
 
 def short(text: str) -> Message:

@@ -55,6 +55,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def answer(parsed: Parsed, team_id: str, user_id: str) -> Message:
         now = services.ctx.clock.now()
+        networks = list(services.ctx.catalogue)
         if parsed.kind == "list":
             return sources_list(await services.sources.list(team_id), now)
         if parsed.kind == "expired":
@@ -75,7 +76,8 @@ def register(app: AsyncApp, services: Services) -> None:
                 return short(str(refused))
             return connect_link(link.url, link.network.title, link.minutes)
         if parsed.kind == "help":
-            return help_message()
-        return help_message(UNKNOWN_INPUT.format(text=escape(parsed.arg[:100]).replace("`", "'")))
+            return help_message(networks)
+        unknown = UNKNOWN_INPUT.format(text=escape(parsed.arg[:100]).replace("`", "'"))
+        return help_message(networks, unknown)
 
     app.command(ids.COMMAND)(sources_command)

@@ -20,7 +20,9 @@ from sample_sources import (
 from bot.blocks.base import SECTION_TEXT_LIMIT
 from bot.blocks.replies import MAX_MESSAGE_BLOCKS, help_message, short, sources_list
 from bot.blocks.sources import sort_for_display
+from bot.config import Settings
 from bot.domain import Status
+from bot.networks import Network, load_catalogue
 
 
 class TestSourcesList:
@@ -118,9 +120,14 @@ class TestSourcesList:
         assert len(lines) + more_count(context_texts(message.blocks[-1:])[0]) == 500
 
 
+def networks() -> list[Network]:
+    settings = Settings.from_env({"LINKEDIN_CLIENT_ID": "id", "LINKEDIN_CLIENT_SECRET": "secret"})
+    return list(load_catalogue(settings))
+
+
 class TestHelp:
     def test_help_lists_every_command(self) -> None:
-        message = help_message()
+        message = help_message(networks())
 
         assert_valid_message(message.to_dict())
         (text,) = section_texts(message.blocks)
@@ -130,9 +137,15 @@ class TestHelp:
         assert message.text == "How to use /sources"
 
     def test_prefix_comes_first(self) -> None:
-        (text,) = section_texts(help_message("I didn't understand `foo`.").blocks)
+        (text,) = section_texts(help_message(networks(), "I didn't understand `foo`.").blocks)
 
         assert text.startswith("I didn't understand `foo`.\n\n*`/sources`*")
+
+    def test_help_says_which_networks_can_be_connected(self) -> None:
+        (ready, waiting) = context_texts(help_message(networks()).blocks)
+
+        assert ready == "Networks you can connect: `linkedin`."
+        assert waiting.startswith("Not configured by the operator: X, Facebook, Instagram")
 
     def test_short(self) -> None:
         message = short("Done.")
@@ -143,7 +156,7 @@ class TestHelp:
 
 def test_usage_placeholders_survive_slack_mrkdwn() -> None:
     texts = [
-        all_text(help_message().blocks),
+        all_text(help_message(networks()).blocks),
         all_text(sources_list([], NOW).blocks),
         all_text(sources_list(many_sources(500), NOW).blocks),
     ]
