@@ -53,14 +53,23 @@ def page_for(result: Result) -> tuple[int, str]:
             "You can close this tab; Slack has been told.",
         )
     if result.outcome is Outcome.WRONG_ACCOUNT and source is not None and result.connected:
+        signed_in = f"You signed in to {network} as <b>{escape(result.connected.name)}</b>"
+        if source.kind == "account":
+            problem = f"{signed_in}, but this link was for <b>{escape(source.name)}</b>."
+            who = f"<b>{escape(source.name)}</b>"
+        else:
+            reaches = ", ".join(f"<b>{escape(name)}</b>" for name in result.reaches) or "none"
+            problem = (
+                f"{signed_in}, and that login doesn't manage <b>{escape(source.name)}</b>. "
+                f"It manages: {reaches}."
+            )
+            who = f"a person who manages <b>{escape(source.name)}</b>"
         return 409, render(
             "⚠️",
             "That was a different account",
-            f"You signed in to {network} as <b>{escape(result.connected.name)}</b>, "
-            f"but this link was for <b>{escape(source.name)}</b>.",
-            "Nothing was changed. Sign out of "
-            f"{network} (or switch accounts), then click <b>Reconnect</b> in Slack again "
-            f"and sign in as <b>{escape(source.name)}</b>.",
+            problem,
+            f"Nothing was changed. Sign out of {network} (or switch accounts), then click "
+            f"<b>Reconnect</b> in Slack again and sign in as {who}.",
         )
     if result.outcome is Outcome.DENIED:
         return 200, render(

@@ -92,11 +92,17 @@ async def facebook_exchange(
     return dict(response.json())
 
 
+ORGANIZATION_NAMES = "projection=(elements*(*,organizationalTarget~(localizedName)))"
+
+
 async def linkedin_organizations(
     http: httpx2.AsyncClient, network: Network, access_token: str
 ) -> list[Page]:
     """Organizations the member is an approved ADMINISTRATOR of (needs rw_organization_admin)."""
-    response = await http.get(network.url("organizations"), headers=_bearer(access_token))
+    url = network.url("organizations")
+    if "projection=" not in url:  # an overridden URL still gets the organizations' names
+        url += ("&" if "?" in url else "?") + ORGANIZATION_NAMES
+    response = await http.get(url, headers=_bearer(access_token))
     check_response(network.title, response)
     pages = []
     for element in response.json().get("elements", []):
