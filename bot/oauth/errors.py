@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
@@ -50,6 +52,8 @@ GRAPH_SUBCODES: dict[int, tuple[bool, str]] = {
     464: (False, "the account is not confirmed"),
     467: (False, "the person logged out or the session ended"),
 }
+# Pinterest's own error codes that mean the token or grant is dead.
+PINTEREST_FINAL_CODES = {2: "authentication failed", 283: "the authorization grant is invalid"}
 # Graph error codes that mean "busy, try later" rather than "bad token".
 GRAPH_TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613}
 
@@ -94,12 +98,8 @@ def _raise_for_body(title: str, status: int, body: Any) -> None:
             )
         if error == "access_denied":
             raise CredentialRejected(f"{title}: access was removed", revoked=True)
-    if (
-        isinstance(body, dict)
-        and body.get("code") == 2
-        and "authentication" in str(body.get("message", "")).lower()
-    ):  # Pinterest
-        raise CredentialRejected(f"{title}: authentication failed")
+    if isinstance(body, dict) and body.get("code") in PINTEREST_FINAL_CODES:
+        raise CredentialRejected(f"{title}: {PINTEREST_FINAL_CODES[body['code']]}")
     if status == 401:
         raise CredentialRejected(f"{title} rejected the connection")
     raise TransientError(f"{title} answered HTTP {status} unexpectedly")
@@ -125,8 +125,16 @@ def _json(response: httpx2.Response) -> Any:
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
+    """Retry-After in seconds, given as seconds or as an HTTP date."""
     value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

@@ -61,7 +61,8 @@ def is_due(source: Source, renew_before: timedelta, now: datetime) -> bool:
 
 def next_attempt(failures: int, now: datetime, expires_at: datetime | None) -> datetime:
     """Exponential backoff that never skips the last chance before the token expires."""
-    delay: timedelta = min(BACKOFF_START * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+    doublings = min(max(failures - 1, 0), 16)  # BACKOFF_MAX is reached long before
+    delay: timedelta = min(BACKOFF_START * 2**doublings, BACKOFF_MAX)
     candidate: datetime = now + delay
     if expires_at is not None:
         last_chance = expires_at - LAST_CHANCE
@@ -116,7 +117,8 @@ class RenewalService:
         try:
             tokens = await client.renew(decrypt(self.ctx, credential), now)
         except TransientError as err:
-            await self._transient(source, err, now)
+            if await self._transient(source, err, now):
+                return RenewalResult(Renewed.FINAL, err.reason)
             return RenewalResult(Renewed.TRANSIENT, err.reason)
         except CredentialRejected as err:
             reason = err.reason
@@ -139,17 +141,14 @@ class RenewalService:
         log.info("source %s renewed until %s", source_id, tokens.expires_at)
         return RenewalResult(Renewed.RENEWED)
 
-    async def _transient(self, source: Source, err: TransientError, now: datetime) -> None:
+    async def _transient(self, source: Source, err: TransientError, now: datetime) -> bool:
+        """Record a passing failure; True when the failures outlasted the budget and the
+        source was expired instead."""
         failing_since = source.failing_since or now
         if now - failing_since > self.ctx.settings.renewal_failure_budget:
             hours = int(self.ctx.settings.renewal_failure_budget.total_seconds() // 3600)
-            await expire(
-                self.ctx,
-                source.id,
-                f"{err.reason}; renewal kept failing for {hours} hours",
-                now,
-            )
-            return
+            reason = f"{err.reason}; renewal kept failing for {hours} hours"
+            return await expire(self.ctx, source.id, reason, now)
         failures = source.failures + 1
         retry_at = next_attempt(failures, now, source.expires_at)
         if err.retry_after is not None:
@@ -172,6 +171,7 @@ class RenewalService:
         log.info(
             "renewal of source %s failed (%s); next try at %s", source.id, err.reason, retry_at
         )
+        return False
 
     async def _release(self, source_id: int, owner: str) -> None:
         async with self.ctx.db.begin() as session:

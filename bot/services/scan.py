@@ -114,7 +114,10 @@ class ScanService:
             if await expire(self.ctx, source.id, reason, now):
                 report.expired.append(label)
             return
-        if self._health_check_due(source, now, health_checks):
+        # A renewable source whose token ran out waits for its renewal, not for a check
+        # that could only fail with the expired token.
+        token_ran_out = source.expires_at is not None and source.expires_at <= now
+        if not (renews and token_ran_out) and self._health_check_due(source, now, health_checks):
             try:
                 await self._health_check(source)
             except CredentialRejected as err:
