@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -25,7 +26,7 @@ from bot import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.crypto import cipher_for
-from bot.networks import Catalogue, load_catalogue
+from bot.networks import load_catalogue
 from bot.oauth.routes import routes as oauth_routes
 from bot.scheduler import create_scheduler
 from bot.services import Services, build_services
@@ -47,17 +48,18 @@ class Bot:
     bolt: AsyncApp
     asgi: Starlette
     scheduler_enabled: bool
+    scheduler: AsyncIOScheduler | None = field(default=None, init=False)
 
     async def start(self) -> None:
         await migrate.upgrade(self.engine)
         if self.scheduler_enabled:
-            self._scheduler = create_scheduler(self.services)
-            self._scheduler.start()
+            self.scheduler = create_scheduler(self.services)
+            self.scheduler.start()
 
     async def stop(self) -> None:
-        scheduler = getattr(self, "_scheduler", None)
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         await self.engine.dispose()
 
 
@@ -72,15 +74,13 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     return client
 
 
-def create_services(
-    settings: Settings, engine: AsyncEngine, clock: Clock, catalogue: Catalogue | None = None
-) -> Services:
+def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Services:
     ctx = Context(
         settings=settings,
         clock=clock,
         db=session_factory(engine),
         cipher=cipher_for(settings),
-        catalogue=catalogue or load_catalogue(settings),
+        catalogue=load_catalogue(settings),
         slack=SlackGateway(slack_client(settings)),
     )
     return build_services(ctx)
@@ -90,13 +90,12 @@ def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    catalogue: Catalogue | None = None,
     scheduler: bool = True,
 ) -> Bot:
     """Build the whole bot from ``settings``; nothing is created at import time."""
     settings.require_slack()
     engine = create_engine(settings.database_url)
-    services = create_services(settings, engine, clock or SystemClock(), catalogue)
+    services = create_services(settings, engine, clock or SystemClock())
     bolt = AsyncApp(
         client=services.ctx.slack.client,
         signing_secret=settings.slack_signing_secret,

@@ -474,3 +474,23 @@ async def test_unconfigured_network_names_the_variables(
         payload = await h.command("connect linkedin")
     assert "LinkedIn is not configured yet" in payload["text"]
     assert "LINKEDIN_CLIENT_SECRET" in payload["text"]
+
+
+async def test_two_sign_ins_in_one_browser_both_finish(harness: Harness) -> None:
+    harness.linkedin.add_account(*ACME)
+    harness.linkedin.add_account(*OTHER)
+    first, second = (
+        link_from(await harness.command("connect linkedin")),
+        link_from(await harness.command("connect linkedin")),
+    )
+    async with harness.browser() as browser:
+        callbacks = []
+        for link, account in ((first, ACME), (second, OTHER)):
+            harness.linkedin.login_as(account[0])
+            start = await browser.get(link, follow_redirects=False)
+            at_provider = await browser.get(start.headers["location"], follow_redirects=False)
+            callbacks.append(at_provider.headers["location"])
+        pages = [await browser.get(url) for url in callbacks]
+    assert [page.status_code for page in pages] == [200, 200]
+    names = sorted(s.name for s in await harness.services.sources.list(TEAM))
+    assert names == ["Acme Corp", "Someone Else"]

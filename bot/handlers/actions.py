@@ -28,11 +28,12 @@ def register(app: AsyncApp, services: Services) -> None:
             notice = await services.notices.notice_at(
                 container["channel_id"], container["message_ts"]
             )
-        try:
-            source_id = int(action.get("value", ""))
-            link = await services.connect.start(team_id, user_id, "", source_id, notice)
-        except ValueError:
+        value = str(action.get("value", ""))
+        if not value.isdigit():
             await deliver(body, respond, short(SOURCE_GONE))
+            return
+        try:
+            link = await services.connect.start(team_id, user_id, "", int(value), notice)
         except ConnectRefused as refused:
             await deliver(body, respond, short(str(refused)))
         else:

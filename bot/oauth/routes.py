@@ -30,7 +30,9 @@ def routes(services: Services) -> list[Route]:
 
     async def start(request: Request) -> Response:
         try:
-            url, browser = await services.connect.begin(request.path_params["token"])
+            url, browser = await services.connect.begin(
+                request.path_params["token"], request.cookies.get(BROWSER_COOKIE)
+            )
         except LinkProblem as problem:
             return _page(problem.result)
         except ConnectRefused as refused:
@@ -57,10 +59,8 @@ def routes(services: Services) -> list[Route]:
         result = await services.connect.complete(
             request.path_params["network"], params, request.cookies.get(BROWSER_COOKIE)
         )
-        response = _page(result)
-        if result.outcome not in (Outcome.OTHER_BROWSER,):
-            response.delete_cookie(BROWSER_COOKIE, path="/oauth/callback")
-        return response
+        # The cookie stays: another sign-in may be under way in the same browser.
+        return _page(result)
 
     return [
         Route("/oauth/start/{token}", start, methods=["GET"]),

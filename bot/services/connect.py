@@ -39,6 +39,7 @@ from bot.store.models import ConnectAttempt, Source
 log = logging.getLogger(__name__)
 
 LINK_LIFETIME = timedelta(minutes=10)
+MIN_SECRET_LENGTH = 43  # what new_secret() makes: 32 random bytes
 # What a network sends back when the person cancels (LinkedIn has its own two words for it).
 DENIALS = {"access_denied", "user_cancelled_authorize", "user_cancelled_login"}
 
@@ -137,10 +138,16 @@ class ConnectService:
         minutes = int(LINK_LIFETIME.total_seconds() // 60)
         return ConnectLink(url=url, network=network, minutes=minutes, source=source)
 
-    async def begin(self, link_token: str) -> tuple[str, str]:
-        """Open a link once: (URL of the network's sign-in page, browser secret for a cookie)."""
+    async def begin(self, link_token: str, browser: str | None = None) -> tuple[str, str]:
+        """Open a link once: (URL of the network's sign-in page, browser secret for a cookie).
+
+        A browser that already holds a secret keeps it, so that two sign-ins started in one
+        browser can both finish.
+        """
         now = self.ctx.clock.now()
-        browser, state = new_secret(), new_secret()
+        if not browser or len(browser) < MIN_SECRET_LENGTH:
+            browser = new_secret()
+        state = new_secret()
         async with self.ctx.db.begin() as session:
             attempt = await session.scalar(
                 select(ConnectAttempt).where(ConnectAttempt.link_hash == digest(link_token))
