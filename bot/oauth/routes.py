@@ -43,7 +43,7 @@ def routes(services: Services) -> list[Route]:
             BROWSER_COOKIE,
             browser,
             max_age=COOKIE_MAX_AGE,
-            path="/oauth/callback",
+            path="/oauth",  # sent to /oauth/start too, so a second sign-in reuses it
             secure=secure,
             httponly=True,
             samesite="lax",  # sent on the network's top-level redirect back to us
