@@ -494,3 +494,17 @@ async def test_two_sign_ins_in_one_browser_both_finish(harness: Harness) -> None
     assert [page.status_code for page in pages] == [200, 200]
     names = sorted(s.name for s in await harness.services.sources.list(TEAM))
     assert names == ["Acme Corp", "Someone Else"]
+
+
+async def test_digest_hour_is_local_to_the_digest_timezone(
+    database_url: str, slack: Any, linkedin: Any, clock: Any
+) -> None:
+    env = {**bot_env(database_url, slack, linkedin), "DIGEST_TIMEZONE": "America/New_York"}
+    async with running_bot(env, slack, linkedin, clock) as h:
+        await connect(h)
+        h.clock.advance(timedelta(days=61))
+        await h.services.scan.run()
+        h.clock.set(h.clock.now().replace(hour=9))  # 09:00 UTC is 04:00 in New York
+        assert await h.services.digest.run_due() == 0
+        h.clock.set(h.clock.now().replace(hour=14))  # 09:00 in New York (EST, UTC-5)
+        assert await h.services.digest.run_due() == 1

@@ -42,15 +42,8 @@ class DigestService:
         self.workspaces = workspaces
 
     def local_now(self, workspace: Workspace) -> datetime:
-        zone = ZoneInfo(workspace.digest_timezone or self.ctx.settings.digest_timezone)
+        zone = ZoneInfo(self.workspaces.digest_timezone(workspace))
         return self.ctx.clock.now().astimezone(zone)
-
-    def digest_hour(self, workspace: Workspace) -> int:
-        return (
-            workspace.digest_hour
-            if workspace.digest_hour is not None
-            else self.ctx.settings.digest_hour
-        )
 
     async def plan(self, workspace: Workspace) -> DigestPlan:
         now = self.ctx.clock.now()
@@ -99,7 +92,7 @@ class DigestService:
         """Post the digests whose local hour has come; called by the scheduler every few minutes."""
         posted = 0
         for workspace in await self.workspaces.all():
-            if self.local_now(workspace).hour == self.digest_hour(workspace):
+            if self.local_now(workspace).hour == self.workspaces.digest_hour(workspace):
                 posted += await self.post(workspace)
         return posted
 

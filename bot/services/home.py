@@ -19,12 +19,8 @@ class HomeService:
         sources = await self.sources.list(team_id)
         settings = HomeSettings(
             notify_channel=self.workspaces.notify_channel(workspace),
-            digest_hour=(
-                workspace.digest_hour
-                if workspace.digest_hour is not None
-                else self.ctx.settings.digest_hour
-            ),
-            digest_timezone=workspace.digest_timezone or self.ctx.settings.digest_timezone,
+            digest_hour=self.workspaces.digest_hour(workspace),
+            digest_timezone=self.workspaces.digest_timezone(workspace),
         )
         view = home_view(sources, list(self.ctx.catalogue), settings, self.ctx.clock.now())
         await self.ctx.slack.publish_home(user_id, view)

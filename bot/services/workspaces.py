@@ -48,6 +48,14 @@ class WorkspaceService:
     def notify_channel(self, workspace: Workspace) -> str | None:
         return workspace.notify_channel or self.ctx.settings.slack_notify_channel
 
+    def digest_hour(self, workspace: Workspace) -> int:
+        if workspace.digest_hour is not None:
+            return workspace.digest_hour
+        return self.ctx.settings.digest_hour
+
+    def digest_timezone(self, workspace: Workspace) -> str:
+        return workspace.digest_timezone or self.ctx.settings.digest_timezone
+
     async def set_notify_channel(self, team_id: str, channel: str) -> None:
         await self.ensure(team_id)
         async with self.ctx.db.begin() as session:
