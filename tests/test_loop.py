@@ -508,3 +508,11 @@ async def test_digest_hour_is_local_to_the_digest_timezone(
         assert await h.services.digest.run_due() == 0
         h.clock.set(h.clock.now().replace(hour=14))  # 09:00 in New York (EST, UTC-5)
         assert await h.services.digest.run_due() == 1
+
+
+async def test_a_revoked_source_gets_the_expiry_notice_not_a_warning(harness: Harness) -> None:
+    await connect(harness)
+    harness.linkedin.revoke_tokens(ACME[0])
+    harness.clock.advance(timedelta(days=56))  # 4 days left on a token that no longer works
+    report = await harness.services.scan.run()
+    assert (report.notices_posted, report.warnings_posted) == (1, 0)

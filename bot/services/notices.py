@@ -91,6 +91,8 @@ class NoticeService:
                 await session.scalars(
                     select(Source).where(
                         Source.workspace_id == workspace.id,
+                        # Expired and revoked ones get the expiry notice instead.
+                        Source.status.not_in([Status.EXPIRED, Status.REVOKED]),
                         Source.expires_at.is_not(None),
                         Source.expires_at > now,
                         Source.expires_at <= now + timedelta(days=max(days, default=0)),
