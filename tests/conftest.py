@@ -187,16 +187,19 @@ async def network_bot(
 ) -> AsyncIterator[Callable[..., contextlib.AbstractAsyncContextManager[Harness]]]:
     """``async with network_bot("x") as (h, fake)``: the bot with one fake network configured.
 
-    The fake runs on the test's clock. ``h.linkedin`` is the fake itself.
+    ``env`` adds variables for the bot; other keywords go to the fake. The fake runs on the
+    test's clock; ``h.linkedin`` is the fake itself.
     """
 
     @contextlib.asynccontextmanager
-    async def start(name: str, **fake_options: Any) -> AsyncIterator[tuple[Harness, Any]]:
+    async def start(
+        name: str, env: Mapping[str, str] | None = None, **fake_options: Any
+    ) -> AsyncIterator[tuple[Harness, Any]]:
         fake = FAKES[name](**fake_options)
         fake.now = clock.now
         await fake.start()
         try:
-            env = {
+            bot_env = {
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                 "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_API_URL": slack.api_url,
@@ -205,8 +208,9 @@ async def network_bot(
                 "PUBLIC_URL": PUBLIC_URL,
                 "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
                 **fake.env(),
+                **(env or {}),
             }
-            async with running_bot(env, slack, fake, clock) as h:
+            async with running_bot(bot_env, slack, fake, clock) as h:
                 await h.services.workspaces.ensure(TEAM, "Acme")
                 yield h, fake
         finally:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,23 +20,17 @@ from typing import Any
 import httpx2
 import pytest
 from conftest import (
-    BOT_TOKEN,
     CHANNEL,
     ENCRYPTION_KEY,
-    PUBLIC_URL,
-    SIGNING_SECRET,
     START,
     TEAM,
     Harness,
     blocks_text,
-    running_bot,
 )
-from fakes.networks import FAKES, FakeNetwork, FakeX
-from fakes.slack_api import FakeSlack
+from fakes.networks import FakeNetwork, FakeX
 from sqlalchemy import select, update
 
 from bot.cli import main
-from bot.clock import FrozenClock
 from bot.domain import TokenSet
 from bot.services.importer import import_records, parse_records
 from bot.services.renewal import BACKOFF_MAX, BACKOFF_START, LAST_CHANCE, next_attempt
@@ -120,33 +114,6 @@ async def expect_one_expiry_notice(h: Harness, label: str, reason: str) -> None:
 async def sources_reply(h: Harness) -> str:
     """What `/sources` shows the person who types it."""
     return blocks_text(await h.command(""))
-
-
-@contextlib.asynccontextmanager
-async def bot_with_env(
-    name: str, database_url: str, slack: FakeSlack, clock: FrozenClock, **extra_env: str
-) -> AsyncIterator[tuple[Harness, Any]]:
-    """Like the ``network_bot`` fixture, with extra environment variables for the bot."""
-    fake = FAKES[name]()
-    fake.now = clock.now
-    await fake.start()
-    try:
-        env = {
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_NOTIFY_CHANNEL": CHANNEL,
-            "DATABASE_URL": database_url,
-            "PUBLIC_URL": PUBLIC_URL,
-            "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
-            **fake.env(),
-            **extra_env,
-        }
-        async with running_bot(env, slack, fake, clock) as h:
-            await h.services.workspaces.ensure(TEAM, "Acme")
-            yield h, fake
-    finally:
-        await fake.stop()
 
 
 X_ACCOUNT = "2244994945"
@@ -615,11 +582,11 @@ async def test_x_timing_out_is_transient(network_bot: Any, monkeypatch: Any) -> 
 
 @pytest.mark.parametrize("budget_hours", [None, 3], ids=["default-day", "three-hours"])
 async def test_renewal_failing_longer_than_the_budget_expires_with_one_notice(
-    database_url: str, slack: FakeSlack, clock: FrozenClock, budget_hours: int | None
+    network_bot: Any, budget_hours: int | None
 ) -> None:
     env = {"RENEWAL_FAILURE_BUDGET_HOURS": str(budget_hours)} if budget_hours else {}
     budget = timedelta(hours=budget_hours or 24)
-    async with bot_with_env("x", database_url, slack, clock, **env) as (h, fake):
+    async with network_bot("x", env=env) as (h, fake):
         source_id, _ = await x_source(h, fake)
         fake.fail("refresh", 503, times=1000)
 
@@ -657,10 +624,10 @@ async def test_renewal_failing_longer_than_the_budget_expires_with_one_notice(
 
 
 async def test_the_scan_reports_a_source_expired_by_the_failure_budget_as_expired(
-    database_url: str, slack: FakeSlack, clock: FrozenClock
+    network_bot: Any,
 ) -> None:
     env = {"RENEWAL_FAILURE_BUDGET_HOURS": "1"}
-    async with bot_with_env("x", database_url, slack, clock, **env) as (h, fake):
+    async with network_bot("x", env=env) as (h, fake):
         source_id, _ = await x_source(h, fake)
         fake.fail("refresh", 503, times=1000)
         h.clock.advance(timedelta(minutes=110))
