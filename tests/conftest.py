@@ -24,6 +24,7 @@ from fakes.oauth_provider import FakeOAuthProvider
 from fakes.slack_api import FakeSlack
 from sqlalchemy import text
 
+from bot import ids
 from bot.app import Bot, create_app
 from bot.clock import FrozenClock
 from bot.config import Settings
@@ -140,6 +141,23 @@ class Harness:
         body, _ = slack_requests.event_callback(event, team_id=TEAM)
         return await self.send(body, headers=headers)
 
+    async def reconnect_link(self, notice: Mapping[str, Any], user: str = "U2") -> str:
+        """Click the notice's only Reconnect button as ``user``; return the private link."""
+        (button,) = reconnect_buttons(notice)
+        before = len(self.slack.successful_calls("response_url"))
+        response = await self.click(
+            ids.RECONNECT_SOURCE,
+            button["value"],
+            user=user,
+            channel_id=CHANNEL,
+            message_ts=notice["ts"],
+            response_url=self.slack.response_url(f"click-{user}-{before}"),
+        )
+        assert response.status_code == 200
+        calls = await self.slack.wait_for("response_url", before + 1)
+        assert calls[-1].args["response_type"] == "ephemeral"
+        return link_from(calls[-1].args)
+
     def browser(self) -> httpx2.AsyncClient:
         """A person's browser: the bot's URLs reach the app, the provider's its real server."""
         return httpx2.AsyncClient(
@@ -179,6 +197,24 @@ async def harness(
 def blocks_text(payload: Mapping[str, Any]) -> str:
     """Every piece of text in a message or view, to assert on what a person reads."""
     return json.dumps(payload.get("blocks", []), ensure_ascii=False)
+
+
+def link_from(payload: Mapping[str, Any]) -> str:
+    """The URL of the 'Open <network>' button in a link message or modal."""
+    for block in payload["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == ids.OPEN_OAUTH_LINK:
+                return str(element["url"])
+    raise AssertionError(f"no link button in {payload}")
+
+
+def reconnect_buttons(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The Reconnect buttons of a message or view, in order."""
+    return [
+        block["accessory"]
+        for block in payload["blocks"]
+        if block.get("accessory", {}).get("action_id") == ids.RECONNECT_SOURCE
+    ]
 
 
 @pytest.fixture

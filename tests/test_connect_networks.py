@@ -26,34 +26,18 @@ from conftest import (
     TEAM,
     Harness,
     blocks_text,
+    link_from,
+    reconnect_buttons,
     running_bot,
 )
 from fakes import slack_requests
 from fakes.networks import FAKES
 
-from bot import ids
 from bot.clock import FrozenClock
 from bot.services.importer import import_records, parse_records
 from bot.status import long_date, short_date
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def link_from(payload: dict[str, Any]) -> str:
-    """The URL of the 'Open <network>' button in a link message or modal."""
-    for block in payload["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == ids.OPEN_OAUTH_LINK:
-                return str(element["url"])
-    raise AssertionError(f"no link button in {payload}")
-
-
-def reconnect_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        block["accessory"]
-        for block in payload["blocks"]
-        if block.get("accessory", {}).get("action_id") == ids.RECONNECT_SOURCE
-    ]
 
 
 async def connect(h: Harness, network: str, user: str = "U1") -> httpx2.Response:
@@ -133,26 +117,8 @@ def replies_to(h: Harness, ts: str) -> list[dict[str, Any]]:
     return [c.args for c in posts_to(h, CHANNEL) if c.args.get("thread_ts") == ts]
 
 
-async def click_reconnect(h: Harness, notice: dict[str, Any], user: str = "U2") -> str:
-    """Click the notice's Reconnect button as ``user``; return the private link."""
-    (button,) = reconnect_buttons(notice)
-    before = len(h.slack.successful_calls("response_url"))
-    response = await h.click(
-        ids.RECONNECT_SOURCE,
-        button["value"],
-        user=user,
-        channel_id=CHANNEL,
-        message_ts=notice["ts"],
-        response_url=h.slack.response_url(f"click-{user}-{before}"),
-    )
-    assert response.status_code == 200
-    calls = await h.slack.wait_for("response_url", before + 1)
-    assert calls[-1].args["response_type"] == "ephemeral"
-    return link_from(calls[-1].args)
-
-
 async def reconnect_from(h: Harness, notice: dict[str, Any], user: str = "U2") -> httpx2.Response:
-    link = await click_reconnect(h, notice, user)
+    link = await h.reconnect_link(notice, user)
     async with h.browser() as browser:
         return await browser.get(link)
 

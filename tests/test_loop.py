@@ -9,7 +9,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx2
-from conftest import CHANNEL, PUBLIC_URL, TEAM, Harness, blocks_text, bot_env, running_bot
+from conftest import (
+    CHANNEL,
+    PUBLIC_URL,
+    TEAM,
+    Harness,
+    blocks_text,
+    bot_env,
+    link_from,
+    reconnect_buttons,
+    running_bot,
+)
 from fakes import slack_requests
 
 from bot import ids
@@ -18,21 +28,8 @@ ACME = ("urn-acme", "Acme Corp")
 OTHER = ("urn-other", "Someone Else")
 
 
-def link_from(payload: dict[str, Any]) -> str:
-    """The URL of the 'Open LinkedIn' button in a link message or modal."""
-    for block in payload["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == ids.OPEN_OAUTH_LINK:
-                return str(element["url"])
-    raise AssertionError(f"no link button in {payload}")
-
-
 def reconnect_values(payload: dict[str, Any]) -> list[str]:
-    return [
-        block["accessory"]["value"]
-        for block in payload["blocks"]
-        if block.get("accessory", {}).get("action_id") == ids.RECONNECT_SOURCE
-    ]
+    return [button["value"] for button in reconnect_buttons(payload)]
 
 
 async def connect(h: Harness, account: tuple[str, str] = ACME, user: str = "U1") -> httpx2.Response:
@@ -52,24 +49,6 @@ async def expire_acme(h: Harness) -> dict[str, Any]:
     assert report.notices_posted == 1
     (notice,) = h.slack.successful_calls("chat.postMessage")[-1:]
     return notice.args | {"ts": notice.response["ts"]}
-
-
-async def click_reconnect(h: Harness, notice: dict[str, Any], user: str = "U2") -> str:
-    """Click the notice's Reconnect button as ``user``; return the private link."""
-    (value,) = reconnect_values(notice)
-    before = len(h.slack.successful_calls("response_url"))
-    response = await h.click(
-        ids.RECONNECT_SOURCE,
-        value,
-        user=user,
-        channel_id=CHANNEL,
-        message_ts=notice["ts"],
-        response_url=h.slack.response_url(f"click-{user}"),
-    )
-    assert response.status_code == 200
-    calls = await h.slack.wait_for("response_url", before + 1)
-    assert calls[-1].args["response_type"] == "ephemeral"
-    return link_from(calls[-1].args)
 
 
 # 1. connect ----------------------------------------------------------------------------------
@@ -197,7 +176,7 @@ async def test_notice_failure_is_retried_by_the_next_scan(harness: Harness) -> N
 
 async def test_reconnect_restores_source_and_confirms_in_thread(harness: Harness) -> None:
     notice = await expire_acme(harness)
-    link = await click_reconnect(harness, notice, user="U2")
+    link = await harness.reconnect_link(notice, user="U2")
 
     async with harness.browser() as browser:
         page = await browser.get(link)
@@ -221,7 +200,7 @@ async def test_reconnect_restores_source_and_confirms_in_thread(harness: Harness
 
 async def test_wrong_account_changes_nothing_and_says_who(harness: Harness) -> None:
     notice = await expire_acme(harness)
-    link = await click_reconnect(harness, notice)
+    link = await harness.reconnect_link(notice)
     harness.linkedin.add_account(*OTHER)
     harness.linkedin.login_as(OTHER[0])
     credentials_before = await harness.rows("SELECT id FROM credentials")
@@ -242,7 +221,7 @@ async def test_wrong_account_changes_nothing_and_says_who(harness: Harness) -> N
 
 async def test_access_denied_page(harness: Harness) -> None:
     notice = await expire_acme(harness)
-    link = await click_reconnect(harness, notice)
+    link = await harness.reconnect_link(notice)
     harness.linkedin.deny_next()
     async with harness.browser() as browser:
         page = await browser.get(link)
@@ -396,7 +375,7 @@ async def test_digest_waits_for_its_hour_and_is_quiet_when_all_is_well(harness: 
 
 async def test_digest_reports_what_was_restored(harness: Harness) -> None:
     notice = await expire_acme(harness)
-    link = await click_reconnect(harness, notice)
+    link = await harness.reconnect_link(notice)
     async with harness.browser() as browser:
         await browser.get(link)
     harness.clock.advance(timedelta(days=1))
