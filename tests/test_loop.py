@@ -495,3 +495,15 @@ async def test_a_revoked_source_gets_the_expiry_notice_not_a_warning(harness: Ha
     harness.clock.advance(timedelta(days=56))  # 4 days left on a token that no longer works
     report = await harness.services.scan.run()
     assert (report.notices_posted, report.warnings_posted) == (1, 0)
+
+
+async def test_the_scan_forgets_connect_attempts_a_day_after_they_expired(
+    harness: Harness,
+) -> None:
+    await harness.command("connect linkedin")
+    harness.clock.advance(timedelta(hours=23))
+    await harness.services.scan.run()
+    assert await harness.rows("SELECT count(*) FROM connect_attempts") == [(1,)]
+    harness.clock.advance(timedelta(hours=2))
+    await harness.services.scan.run()
+    assert await harness.rows("SELECT count(*) FROM connect_attempts") == [(0,)]

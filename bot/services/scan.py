@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.domain import LastError, Status
 from bot.oauth.client import OAuthClient
@@ -18,7 +18,7 @@ from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
-from bot.store.models import Source
+from bot.store.models import ConnectAttempt, Source
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # this many per network per scan, so that checks spread over the day's scans.
 HEALTH_CHECK_INTERVAL = timedelta(hours=24)
 HEALTH_CHECKS_PER_NETWORK = 25
+ATTEMPT_RETENTION = timedelta(days=1)
 
 
 @dataclass
@@ -86,7 +87,14 @@ class ScanService:
         for workspace in await self.workspaces.all():
             report.notices_posted += await self.notices.post_pending(workspace)
             report.warnings_posted += await self.notices.post_warnings(workspace)
+        await self._forget_old_attempts()
         return report
+
+    async def _forget_old_attempts(self) -> None:
+        """Connect attempts are useless once expired; keep a day of them for support questions."""
+        cutoff = self.ctx.clock.now() - ATTEMPT_RETENTION
+        async with self.ctx.db.begin() as session:
+            await session.execute(delete(ConnectAttempt).where(ConnectAttempt.expires_at < cutoff))
 
     async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
         now = self.ctx.clock.now()
