@@ -303,7 +303,8 @@ async def test_network_down_at_exchange_gets_its_own_page(harness: Harness) -> N
         url = await callback_url(harness, browser)
         harness.linkedin.fail_token(status=503)
         page = await browser.get(url)
-    assert page.status_code == 502 and "could not be reached" in page.text
+    assert page.status_code == 502 and "did not finish" in page.text
+    assert "LinkedIn is not answering (HTTP 503). Nothing was changed." in page.text
     assert "Traceback" not in page.text
     assert await harness.rows("SELECT count(*) FROM sources") == [(0,)]
 

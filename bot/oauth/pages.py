@@ -92,12 +92,14 @@ def page_for(result: Result) -> tuple[int, str]:
             RETRY,
         )
     if result.outcome is Outcome.NETWORK_ERROR:
-        reason = escape(result.reason or f"{network} did not answer as expected.")
+        reason = escape(result.reason or f"{network} did not answer as expected")
+        if not reason.endswith((".", "!", "?")):
+            reason += "."
         return 502, render(
             "⚠️",
-            f"{result.network_title or 'The network'} could not be reached",
+            f"The sign-in with {result.network_title or 'the network'} did not finish",
             f"{reason} Nothing was changed.",
-            "Please try again in a few minutes: " + RETRY,
+            "Please try again in a few minutes. " + RETRY,
         )
     return 400, render(
         "❓",
