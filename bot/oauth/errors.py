@@ -102,6 +102,8 @@ def _raise_for_body(title: str, status: int, body: Any) -> None:
         raise CredentialRejected(f"{title}: {PINTEREST_FINAL_CODES[body['code']]}")
     if status == 401:
         raise CredentialRejected(f"{title} rejected the connection")
+    if status == 403:  # the token works but lacks a permission (a scope or an API product)
+        raise TransientError(f"{title} refused the request: the app may lack a permission")
     raise TransientError(f"{title} answered HTTP {status} unexpectedly")
 
 
