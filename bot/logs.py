@@ -36,6 +36,16 @@ def configure(level: str = "INFO") -> None:
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("uvicorn.access").addFilter(RedactOAuthPaths())
+    keep_secrets_out()
     logging.getLogger("slack_bolt.AsyncApp").addFilter(DropBoltTokenNotice())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def keep_secrets_out() -> None:
+    """Silence the loggers that would print secrets.
+
+    httpx2 logs every request's full URL at INFO, and Facebook's and Instagram's token calls
+    carry the client secret and the tokens in the query string.
+    """
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").addFilter(RedactOAuthPaths())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from fakes import slack_requests
 from fakes.networks import FAKES
 
 from bot.clock import FrozenClock
+from bot.logs import keep_secrets_out
 from bot.services.importer import import_records, parse_records
 from bot.status import long_date, short_date
 
@@ -964,3 +966,20 @@ async def test_expiring_source_shows_how_long_is_left(network_bot: Any) -> None:
 
 def test_cases_cover_every_network() -> None:
     assert sorted(c.network for c in CASES) == sorted(FAKES)
+
+
+async def test_secrets_in_facebook_query_strings_stay_out_of_the_logs(
+    network_bot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    keep_secrets_out()  # what `sources-bot serve` and the CLI set up
+    caplog.set_level(logging.INFO)
+    async with network_bot("facebook") as (h, fake):
+        fake.add_account("100042", "Fay Book")
+        assert (await connect(h, "facebook")).status_code == 200
+        h.clock.advance(timedelta(days=55))  # inside the renewal window: fb_exchange_token
+        assert (await h.services.scan.run()).renewed == ["Facebook · Fay Book"]
+
+        assert any(r.params.get("client_secret") for r in fake.requests)  # they were sent
+        secrets = [fake.client_secret, *fake.issued_access_tokens("100042")]
+        assert caplog.records
+        assert not [secret for secret in secrets if secret in caplog.text]
