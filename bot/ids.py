@@ -13,5 +13,4 @@ SET_NOTIFY_CHANNEL = "set_notify_channel"  # conversations_select on the App Hom
 # Events the manifest subscribes to.
 APP_HOME_OPENED = "app_home_opened"
 
-ACTION_IDS = (RECONNECT_SOURCE, CONNECT_NETWORK, OPEN_OAUTH_LINK, SET_NOTIFY_CHANNEL)
 EVENTS = (APP_HOME_OPENED,)

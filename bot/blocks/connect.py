@@ -38,20 +38,11 @@ def connect_link(
     )
 
 
-def link_modal(message: Message) -> dict[str, Any]:
-    """The same link in a modal, for clicks on the App Home, which has no ephemeral messages."""
-    return {
-        "type": "modal",
-        "title": plain("Sign in", 24),
-        "close": plain("Done", 24),
-        "blocks": message.blocks,
-    }
-
-
-def notice_modal(text: str) -> dict[str, Any]:
+def as_modal(message: Message) -> dict[str, Any]:
+    """A reply shown in a modal, for clicks on the App Home, which has no ephemeral messages."""
     return {
         "type": "modal",
         "title": plain("sources-bot", 24),
         "close": plain("Close", 24),
-        "blocks": [section(text)],
+        "blocks": message.blocks,
     }

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import ids
 from bot.blocks import Message
-from bot.blocks.connect import connect_link, link_modal
+from bot.blocks.connect import as_modal, connect_link
 from bot.blocks.replies import short
 from bot.blocks.texts import SOURCE_GONE
 from bot.services import Services
@@ -72,7 +72,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 blocks=message.blocks,
             )
         else:
-            await services.ctx.slack.open_modal(body["trigger_id"], link_modal(message))
+            await services.ctx.slack.open_modal(body["trigger_id"], as_modal(message))
 
     app.action(ids.RECONNECT_SOURCE)(reconnect)
     app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(connect_network)

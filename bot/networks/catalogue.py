@@ -43,7 +43,6 @@ class Network:
     refresh_params: Mapping[str, str] = field(default_factory=dict)
     page_kind: str | None = None
     page_scopes: tuple[str, ...] = ()  # asked for when (re)connecting a page source
-    developer_console: str = ""
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
 
@@ -134,7 +133,6 @@ def parse_catalogue(data: Mapping[str, Mapping[str, Any]]) -> list[Network]:
                 refresh_params=dict(entry.get("refresh_params", {})),
                 page_kind=entry.get("page_kind"),
                 page_scopes=tuple(entry.get("page_scopes", ())),
-                developer_console=entry.get("developer_console", ""),
             )
         )
     return networks

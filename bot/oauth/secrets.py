@@ -1,12 +1,10 @@
-"""Pure pieces of a connect attempt: random secrets, their hashes, PKCE."""
+"""Pure pieces of a connect attempt: random secrets, their hashes, PKCE verifiers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 
 def new_secret() -> str:
@@ -28,7 +26,3 @@ def matches(secret: str | None, expected_digest: str | None) -> bool:
 def new_code_verifier() -> str:
     # RFC 7636: 43 to 128 characters; 64 url-safe characters here.
     return secrets.token_urlsafe(48)
-
-
-def code_challenge(verifier: str) -> str:
-    return str(create_s256_code_challenge(verifier))

@@ -6,7 +6,7 @@ from blockkit import assert_valid_message, assert_valid_view
 from sample_sources import HOSTILE_NAME, all_text, buttons, context_texts, section_texts, source
 
 from bot import ids
-from bot.blocks.connect import connect_link, link_modal, notice_modal
+from bot.blocks.connect import as_modal, connect_link
 from bot.domain import Status
 
 URL = "https://www.linkedin.com/oauth/v2/authorization?state=abc"
@@ -57,10 +57,10 @@ def test_names_are_escaped() -> None:
     assert "&lt;!channel&gt;" in text
 
 
-def test_link_modal_is_a_valid_modal_with_the_same_blocks() -> None:
+def test_as_modal_is_a_valid_modal_with_the_same_blocks() -> None:
     message = connect_link(URL, "LinkedIn", 10, source(Status.EXPIRED))
 
-    view = link_modal(message)
+    view = as_modal(message)
 
     assert_valid_view(view)
     assert view["type"] == "modal"
@@ -68,10 +68,3 @@ def test_link_modal_is_a_valid_modal_with_the_same_blocks() -> None:
     assert view["title"]["type"] == "plain_text"
     assert view["blocks"] == message.blocks
     assert buttons(view["blocks"])[0]["url"] == URL
-
-
-def test_notice_modal() -> None:
-    view = notice_modal("That source no longer exists.")
-
-    assert_valid_view(view)
-    assert section_texts(view["blocks"]) == ["That source no longer exists."]
