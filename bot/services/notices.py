@@ -21,7 +21,7 @@ from bot.blocks.notice import NoticeEntry, expiry_notice, warning_notice
 from bot.domain import Status
 from bot.services.context import Context
 from bot.services.slack import SlackUnavailable
-from bot.services.sources import SourceService
+from bot.services.sources import SourceService, renews_by_itself
 from bot.services.workspaces import WorkspaceService
 from bot.store.models import Notice, NoticeItem, Source, Workspace
 
@@ -103,7 +103,8 @@ class NoticeService:
         for source in candidates:
             assert source.expires_at is not None
             # A source that renews by itself only needs a person while renewal is failing.
-            if source.renewable and source.status != Status.EXPIRING:
+            network = self.ctx.catalogue.get(source.network)
+            if renews_by_itself(source, network) and source.status != Status.EXPIRING:
                 continue
             threshold = warning_threshold(source.expires_at, now, days)
             if threshold is not None:

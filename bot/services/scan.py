@@ -15,7 +15,7 @@ from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.notices import NoticeService
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
-from bot.services.sources import current_credential, decrypt
+from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
 from bot.store.models import ConnectAttempt, Source
@@ -100,8 +100,7 @@ class ScanService:
         now = self.ctx.clock.now()
         network = self.ctx.catalogue.get(source.network)
         label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
-        # Without the app's credentials nothing can be renewed: judge it by its expiry.
-        renews = source.renewable and network is not None and network.configured
+        renews = renews_by_itself(source, network)
         if renews and network is not None and is_due(source, network.renew_before, now):
             result = await self.renewal.renew(source.id)
             if result.outcome is Renewed.RENEWED:

@@ -22,8 +22,9 @@ class SourceService:
     def info(self, source: Source, now: datetime | None = None) -> SourceInfo:
         now = now or self.ctx.clock.now()
         network = self.ctx.catalogue.get(source.network)
+        renews = renews_by_itself(source, network)
         renews_at = None
-        if source.renewable and source.expires_at is not None and network is not None:
+        if renews and source.expires_at is not None and network is not None:
             renews_at = source.expires_at - network.renew_before
         return SourceInfo(
             id=source.id,
@@ -37,7 +38,7 @@ class SourceService:
                 source.expires_at,
                 now,
                 self.ctx.settings.expiry_warning_days,
-                source.renewable,
+                renews,
             ),
             expires_at=source.expires_at,
             last_error=LastError.from_json(source.last_error),
@@ -69,6 +70,11 @@ class SourceService:
         async with self.ctx.db() as session:
             source = await session.get(Source, source_id)
         return self.info(source) if source else None
+
+
+def renews_by_itself(source: Source, network: Network | None) -> bool:
+    """Its tokens can be renewed, and the operator configured the app that renews them."""
+    return source.renewable and network is not None and network.configured
 
 
 def add_credential(
