@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -73,12 +73,14 @@ class Page:
 
     account_id: str
     name: str
-    access_token: str | None = None
+    access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class TokenSet:
-    access_token: str
-    refresh_token: str | None
+    """Tokens in clear: they live only in memory, and their repr hides them."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     scopes: str | None
