@@ -15,11 +15,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import handlers
@@ -27,13 +26,14 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.crypto import cipher_for
 from bot.networks import load_catalogue
-from bot.oauth.routes import routes as oauth_routes
 from bot.scheduler import create_scheduler
 from bot.services import Services, build_services
 from bot.services.context import Context
 from bot.services.slack import SlackGateway
 from bot.store import migrate
 from bot.store.db import create_engine, session_factory
+from bot.web import connect as connect_routes
+from bot.web import health
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +106,6 @@ def create_app(
     async def slack_events(request: Request) -> Response:
         return await slack_handler.handle(request)
 
-    async def healthz(_: Request) -> Response:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database unreachable")
-            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
-        return JSONResponse({"ok": True, "database": "ok"})
-
     bot: Bot
 
     @contextlib.asynccontextmanager
@@ -128,8 +119,8 @@ def create_app(
     asgi = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
-            *oauth_routes(services),
-            Route("/healthz", healthz, methods=["GET"]),
+            *connect_routes.routes(services),
+            *health.routes(engine),
         ],
         lifespan=lifespan,
     )

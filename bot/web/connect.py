@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.oauth.pages import page_for
 from bot.services import Services
 from bot.services.connect import ConnectRefused, LinkProblem, Outcome, Result
+from bot.web.pages import page_for
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""HTTP edges other than Bolt: the connect flow's routes and pages, health, and later the API."""
