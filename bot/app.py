@@ -31,7 +31,7 @@ from bot.services import Services, build_services
 from bot.services.context import Context
 from bot.services.slack import SlackGateway
 from bot.store import migrate
-from bot.store.db import create_engine, session_factory
+from bot.store.db import create_engine, session_factories
 from bot.web import connect as connect_routes
 from bot.web import health
 
@@ -75,10 +75,12 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Services:
+    writer, reader = session_factories(engine)
     ctx = Context(
         settings=settings,
         clock=clock,
-        db=session_factory(engine),
+        db=writer,
+        read=reader,
         cipher=cipher_for(settings),
         catalogue=load_catalogue(settings),
         slack=SlackGateway(slack_client(settings)),

@@ -208,7 +208,7 @@ class ConnectService:
             return Result(
                 Outcome.NETWORK_ERROR, title, reason=f"{title} sent no authorization code."
             )
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             pages = await self._for_page(session, attempt)
         client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
         verifier = self.ctx.cipher.decrypt(attempt.code_verifier) if attempt.code_verifier else None

@@ -17,7 +17,8 @@ from bot.services.slack import SlackGateway
 class Context:
     settings: Settings
     clock: Clock
-    db: async_sessionmaker[AsyncSession]
+    db: async_sessionmaker[AsyncSession]  # sessions that write (SQLite: BEGIN IMMEDIATE)
+    read: async_sessionmaker[AsyncSession]  # sessions that only read; never the write lock
     cipher: TokenCipher
     catalogue: Catalogue
     slack: SlackGateway

@@ -49,7 +49,7 @@ class DigestService:
         now = self.ctx.clock.now()
         day = self.local_now(workspace).date()
         sources = await self.sources.list(workspace.id)
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             last_run = await session.scalar(
                 select(DigestRun.claimed_at)
                 .where(DigestRun.workspace_id == workspace.id, DigestRun.day < day)

@@ -68,7 +68,7 @@ class NoticeService:
     async def post_pending(self, workspace: Workspace) -> int:
         """Post one notice for expired sources whose episode has none yet; return posts."""
         channel = self.workspaces.notify_channel(workspace)
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             broken = (
                 await session.scalars(
                     select(Source).where(
@@ -86,7 +86,7 @@ class NoticeService:
         channel = self.workspaces.notify_channel(workspace)
         now = self.ctx.clock.now()
         days = self.ctx.settings.expiry_warning_days
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             candidates = (
                 await session.scalars(
                     select(Source).where(
@@ -210,7 +210,7 @@ class NoticeService:
 
     async def render(self, notice_id: int) -> tuple[Notice, Message]:
         now = self.ctx.clock.now()
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             notice = await session.get(Notice, notice_id)
             assert notice is not None
             rows = (
@@ -234,7 +234,7 @@ class NoticeService:
 
     async def open_notice_for(self, source_id: int) -> OpenNotice | None:
         """The newest posted notice that lists the source and is not yet resolved for it."""
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             notice = await session.scalar(
                 select(Notice)
                 .join(NoticeItem, NoticeItem.notice_id == Notice.id)
@@ -249,11 +249,11 @@ class NoticeService:
         return _open(notice)
 
     async def by_id(self, notice_id: int) -> OpenNotice | None:
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             return _open(await session.get(Notice, notice_id))
 
     async def notice_at(self, channel: str, ts: str) -> OpenNotice | None:
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             return _open(
                 await session.scalar(
                     select(Notice).where(Notice.channel == channel, Notice.ts == ts)

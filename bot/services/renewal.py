@@ -105,7 +105,7 @@ class RenewalService:
 
     async def _renew_claimed(self, source_id: int, owner: str, stale: bool) -> RenewalResult:
         now = self.ctx.clock.now()
-        async with self.ctx.db() as session:  # re-read: another scan may have just renewed it
+        async with self.ctx.read() as session:  # re-read: another scan may have just renewed it
             source = await session.get(Source, source_id)
             credential = await current_credential(session, source_id)
         network = self.ctx.catalogue.get(source.network) if source else None

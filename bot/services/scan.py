@@ -72,7 +72,7 @@ class ScanService:
     async def run(self) -> ScanReport:
         """One scan of every workspace; safe to run concurrently with another."""
         report = ScanReport()
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             live = (
                 await session.scalars(
                     select(Source)
@@ -157,7 +157,7 @@ class ScanService:
     async def _health_check(self, source: Source) -> None:
         network = self.ctx.catalogue.get(source.network)
         assert network is not None
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             credential = await current_credential(session, source.id)
         if credential is None:
             raise CredentialRejected(f"{network.title} connection has no stored token")

@@ -58,7 +58,7 @@ class SourceService:
             query = query.where(Source.workspace_id == workspace_id)
         if network is not None:
             query = query.where(Source.network == network)
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             rows: Sequence[Source] = (await session.scalars(query)).all()
         now = self.ctx.clock.now()
         infos = [self.info(row, now) for row in rows]
@@ -67,7 +67,7 @@ class SourceService:
         return infos
 
     async def get(self, source_id: int) -> SourceInfo | None:
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             source = await session.get(Source, source_id)
         return self.info(source) if source else None
 

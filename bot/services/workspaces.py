@@ -14,11 +14,12 @@ class WorkspaceService:
         self.ctx = ctx
 
     async def ensure(self, team_id: str, name: str | None = None) -> Workspace:
-        """The workspace row for ``team_id``, created on first sight."""
-        async with self.ctx.db() as session:
+        """The workspace row for ``team_id``, created on first sight (only then does it write)."""
+        async with self.ctx.read() as session:
             existing = await session.get(Workspace, team_id)
-            if existing is not None:
-                return existing
+        if existing is not None:
+            return existing
+        async with self.ctx.db() as session:
             workspace = Workspace(id=team_id, name=name, created_at=self.ctx.clock.now())
             session.add(workspace)
             try:
@@ -32,7 +33,7 @@ class WorkspaceService:
 
     async def default(self) -> Workspace:
         """Single-workspace mode: the one workspace, learned from Slack's auth.test if new."""
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             count = await session.scalar(select(func.count()).select_from(Workspace))
             if count == 1:
                 only: Workspace | None = await session.scalar(select(Workspace))
@@ -42,7 +43,7 @@ class WorkspaceService:
         return await self.ensure(team_id, name)
 
     async def all(self) -> list[Workspace]:
-        async with self.ctx.db() as session:
+        async with self.ctx.read() as session:
             return list((await session.scalars(select(Workspace).order_by(Workspace.id))).all())
 
     def notify_channel(self, workspace: Workspace) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.config import ConfigError
 
+WRITE_OPTION = "sources_bot_write"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -44,11 +45,13 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _serialize_sqlite_writes(engine: AsyncEngine) -> None:
-    """Start every SQLite transaction with BEGIN IMMEDIATE.
+    """Writes start with BEGIN IMMEDIATE; reads with a plain (deferred) BEGIN.
 
-    pysqlite's default deferred transactions fail with "database is locked" when two
-    connections both try to upgrade a read lock; taking the write lock up front makes
-    concurrent scans wait their turn (up to the 30 s busy timeout) instead.
+    pysqlite's deferred transactions fail with "database is locked" when two connections
+    both try to upgrade a read lock, so a transaction that writes takes the write lock up
+    front and waits its turn (up to the 30 s busy timeout). Reads never take it: in WAL mode
+    they run beside the writer on a snapshot. Which kind a transaction is comes from the
+    session factory it was opened with (:func:`session_factories`).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -61,8 +64,20 @@ def _serialize_sqlite_writes(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factories(
+    engine: AsyncEngine,
+) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
+    """(writer, reader): sessions that may write, and sessions that only read.
+
+    On SQLite only the writer's transactions take the write lock; on PostgreSQL the two are
+    the same thing.
+    """
+    writer = async_sessionmaker(
+        engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+    )
+    reader = async_sessionmaker(engine, expire_on_commit=False)
+    return writer, reader
