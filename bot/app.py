@@ -29,7 +29,7 @@ from bot.networks import load_catalogue
 from bot.scheduler import create_scheduler
 from bot.services import Services, build_services
 from bot.services.context import Context
-from bot.services.slack import SlackGateway
+from bot.slack_api import SlackGateway
 from bot.store import migrate
 from bot.store.db import create_engine, session_factories
 from bot.web import connect as connect_routes

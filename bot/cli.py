@@ -131,7 +131,7 @@ def _source_json(s: SourceInfo) -> dict[str, Any]:
 
 async def _import(services: Services, args: argparse.Namespace) -> int:
     from bot.services.importer import InvalidImport, import_records, parse_records
-    from bot.services.slack import SlackUnavailable
+    from bot.slack_api import SlackUnavailable
 
     try:
         data = json.loads(args.file.read_text(encoding="utf-8"))

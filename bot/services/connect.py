@@ -32,8 +32,8 @@ from bot.oauth.secrets import (
 )
 from bot.services.context import Context
 from bot.services.notices import NoticeService, OpenNotice
-from bot.services.slack import SlackUnavailable
 from bot.services.sources import SourceService, add_credential, mark_connected, upsert_source
+from bot.slack_api import SlackUnavailable
 from bot.store.models import ConnectAttempt, Source
 
 log = logging.getLogger(__name__)
@@ -263,6 +263,7 @@ class ConnectService:
             mark_connected(source, network, tokens, now, attempt.user_id, identity.name)
             source.checked_at = now
         info = self.sources.info(source, now)
+        assert attempt.user_id is not None  # until API links exist
         if not await self._confirm(info, attempt.user_id, None):
             await self._dm(attempt.user_id, connected_dm(info, created))
         log.info(
@@ -306,6 +307,7 @@ class ConnectService:
             mark_connected(source, network, tokens, now, attempt.user_id, identity.name)
             source.checked_at = now
         info = self.sources.info(source, now)
+        assert attempt.user_id is not None  # until API links exist
         if not await self._confirm(info, attempt.user_id, attempt.notice_id):
             await self._dm(attempt.user_id, connected_dm(info, created=False))
         log.info("source %s reconnected by %s", source.id, attempt.user_id)
@@ -319,6 +321,7 @@ class ConnectService:
         reaches: tuple[str, ...],
     ) -> Result:
         log.info("connect attempt %s: login does not reach source %s", attempt.id, expected.id)
+        assert attempt.user_id is not None  # until API links exist
         reply = wrong_account_reply(expected, identity, attempt.user_id, reaches)
         notice = await self._notice(attempt)
         if notice is not None:

@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.networks import Catalogue
-from bot.services.slack import SlackGateway
+from bot.slack_api import SlackGateway
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from bot.blocks import Message
 from bot.blocks.digest import DigestContent, digest
 from bot.domain import Status
 from bot.services.context import Context
-from bot.services.slack import SlackUnavailable
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
+from bot.slack_api import SlackUnavailable
 from bot.store.models import DigestRun, Workspace
 
 log = logging.getLogger(__name__)

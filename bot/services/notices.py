@@ -20,9 +20,9 @@ from bot.blocks import Message
 from bot.blocks.notice import NoticeEntry, expiry_notice, warning_notice
 from bot.domain import Status
 from bot.services.context import Context
-from bot.services.slack import SlackUnavailable
 from bot.services.sources import SourceService, renews_by_itself
 from bot.services.workspaces import WorkspaceService
+from bot.slack_api import SlackUnavailable
 from bot.store.models import Notice, NoticeItem, Source, Workspace
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class Workspace(Base):
@@ -83,9 +83,12 @@ class Source(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     restored_at: Mapped[datetime | None]
-    restored_by: Mapped[str | None] = mapped_column(String(32))
+    restored_by: Mapped[str | None] = mapped_column(String(80))  # a Slack user or an actor
     connected_by: Mapped[str | None] = mapped_column(String(32))  # Slack user
     connected_as: Mapped[str | None] = mapped_column(String(255))  # whose login, on the network
+    # The API's last read of its token: which key (by name) and when.
+    last_read_at: Mapped[datetime | None]
+    last_read_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -122,7 +125,10 @@ class ConnectAttempt(Base):
     code_verifier: Mapped[str | None] = mapped_column(Text)  # Fernet ciphertext
     network: Mapped[str] = mapped_column(String(32))
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
-    user_id: Mapped[str] = mapped_column(String(32))
+    # The Slack user the attempt is for; None for a link made through the API for a person
+    # outside Slack (``actor`` then names the API key).
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(80))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
@@ -162,7 +168,7 @@ class NoticeItem(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))
     restored_at: Mapped[datetime | None]
-    restored_by: Mapped[str | None] = mapped_column(String(32))
+    restored_by: Mapped[str | None] = mapped_column(String(80))
 
     notice: Mapped[Notice] = relationship(back_populates="items", lazy="raise")
 
@@ -180,4 +186,96 @@ class DigestRun(Base):
     ts: Mapped[str | None] = mapped_column(String(32))
 
 
+class Event(Base):
+    """One change in a source's life. Append-only; ``id`` sorts in the order they happened."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # "evt_" + a ULID
+    type: Mapped[str] = mapped_column(String(40))
+    workspace_id: Mapped[str] = mapped_column(String(32))
+    # No foreign key: the history of a removed source outlives it.
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(80))  # a Slack user id, "scan" or "api-key:<name>"
+    payload: Mapped[dict[str, Any]]  # never a secret
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """Something to send, written in the transaction of the change that causes it.
+
+    The dispatcher delivers pending rows at least once; rows that share an ``order_key`` go one
+    at a time in id order. ``key`` is the idempotency key, unique, the same on every try.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    order_key: Mapped[str] = mapped_column(String(160))
+    target: Mapped[str | None] = mapped_column(String(64))  # a channel, user or webhook endpoint
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A key for the HTTP API; only a hash is stored. A key sees only its workspace."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell it apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)  # Fernet ciphertext of the whsec_ signing secret
+    event_types: Mapped[list[str] | None] = mapped_column(JSON)  # None: every event
+    created_at: Mapped[datetime]
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    removed_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """One try at delivering a webhook: what came back and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(String(500))  # the answer's first 500 bytes
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
 Index("ix_connect_attempts_expires_at", ConnectAttempt.expires_at)
+Index("ix_events_workspace_id_id", Event.workspace_id, Event.id)
+Index("ix_events_source_id_id", Event.source_id, Event.id)
+Index("ix_events_created_at", Event.created_at)
+Index("ix_outbox_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
+Index("ix_outbox_order", OutboxMessage.order_key, OutboxMessage.id)
+Index("ix_outbox_workspace_status", OutboxMessage.workspace_id, OutboxMessage.status)

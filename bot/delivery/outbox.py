@@ -1,0 +1,351 @@
+"""Outbox rows: written with the change that causes them, claimed once, delivered at least once.
+
+A row is ``pending`` until it is ``delivered``, ``failed`` (a permanent failure, or transient
+ones that outlasted their kind's retry budget; shown to a person) or ``dropped`` (a person
+moved on: a new channel was chosen). Rows that share an ``order_key`` are delivered one at a
+time, in id order: a notice before the replies in its thread, one source's webhook events in
+the order they happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from bot.clock import Clock
+from bot.store.models import OutboxMessage
+
+# Kinds of rows, each handled by one sender.
+NOTICE_POST = "slack.notice"  # {"notice_id"}: render the notice and post it
+NOTICE_UPDATE = "slack.notice_update"  # {"notice_id"}: render it again, edit in place
+THREAD_REPLY = "slack.reply"  # {"notice_id", "text", "blocks"}: reply in the notice's thread
+MESSAGE = "slack.message"  # {"channel", "text", "blocks"}: a message or DM (channel = user id)
+DIGEST = "slack.digest"  # {"run_id", "channel", "text", "blocks"}
+WEBHOOK = "webhook"  # {"endpoint_id", "event_id", "body"}
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+DROPPED = "dropped"
+
+LEASE = timedelta(minutes=2)
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    kind: str,
+    key: str,
+    order_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    target: str | None = None,
+) -> OutboxMessage:
+    """Add a row to ``session``'s transaction; the dispatcher is woken once it commits."""
+    row = OutboxMessage(
+        workspace_id=workspace_id,
+        kind=kind,
+        key=key,
+        order_key=order_key,
+        target=target,
+        payload=payload,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.info["outbox_enqueued"] = True
+    return row
+
+
+def new_key(prefix: str) -> str:
+    """A key for rows that are unique by nature (one per request, one per change)."""
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row claimed for one delivery try; ``attempt`` counts from 1."""
+
+    id: int
+    workspace_id: str
+    kind: str
+    key: str
+    target: str | None
+    payload: dict[str, Any]
+    attempt: int
+    created_at: datetime
+    owner: str
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    failing: int  # failed for good, or pending after a failed try
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A permanent failure a person should see: where, what kind of row, and Slack's reason."""
+
+    target: str | None
+    kind: str
+    error: str
+    since: datetime
+    count: int
+
+
+class Outbox:
+    """Claiming and recording of outbox rows, shared by the dispatcher and the CLI."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        read: async_sessionmaker[AsyncSession],
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.read = read
+        self.clock = clock
+
+    async def claim(self, limit: int, kinds: Sequence[str] | None = None) -> list[Claimed]:
+        """Lease up to ``limit`` due rows, at most one per order key (the first pending one)."""
+        now = self.clock.now()
+        owner = str(uuid.uuid4())
+        earlier = aliased(OutboxMessage)
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                ~exists().where(
+                    and_(
+                        earlier.order_key == OutboxMessage.order_key,
+                        earlier.status == PENDING,
+                        earlier.id < OutboxMessage.id,
+                    )
+                ),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if kinds is not None:
+            due = due.where(OutboxMessage.kind.in_(kinds))
+        async with self.db.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Replicas skip each other's rows instead of waiting for them.
+                due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+            ids = list((await session.scalars(due)).all())
+            if not ids:
+                return []
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == PENDING,
+                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                )
+                .values(
+                    lease_owner=owner,
+                    lease_until=now + LEASE,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+            )
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner)
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+            return [
+                Claimed(
+                    id=row.id,
+                    workspace_id=row.workspace_id,
+                    kind=row.kind,
+                    key=row.key,
+                    target=row.target,
+                    payload=dict(row.payload),
+                    attempt=row.attempts,
+                    created_at=row.created_at,
+                    owner=owner,
+                )
+                for row in rows
+            ]
+
+    async def delivered(
+        self,
+        session: AsyncSession,
+        row: Claimed,
+        result: dict[str, Any] | None = None,
+        target: str | None = None,
+    ) -> bool:
+        """Record success in ``session`` (with the sender's own effects); False if the lease was
+        lost meanwhile, in which case the caller's transaction should be rolled back."""
+        values: dict[str, Any] = {
+            "status": DELIVERED,
+            "delivered_at": self.clock.now(),
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": None,
+            "result": result,
+        }
+        if target is not None:
+            values["target"] = target
+        done = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
+            .values(**values)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    async def retry_later(
+        self,
+        row: Claimed,
+        error: str,
+        at: datetime,
+        *,
+        count_attempt: bool = True,
+        target: str | None = None,
+    ) -> None:
+        """Leave the row pending until ``at``."""
+        values: dict[str, Any] = {
+            "next_attempt_at": at,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:500],
+        }
+        if not count_attempt:
+            values["attempts"] = OutboxMessage.attempts - 1
+        if target is not None:
+            values["target"] = target
+        async with self.db.begin() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
+                .values(**values)
+            )
+
+    async def fail(
+        self,
+        row: Claimed,
+        error: str,
+        session: AsyncSession | None = None,
+        target: str | None = None,
+    ) -> None:
+        """Stop trying: the row stays as ``failed`` for a person to see and retry."""
+        values: dict[str, Any] = {
+            "status": FAILED,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:500],
+        }
+        if target is not None:
+            values["target"] = target
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
+            .values(**values)
+        )
+        if session is not None:
+            await session.execute(statement)
+            return
+        async with self.db.begin() as own:
+            await own.execute(statement)
+
+    async def release(self, rows: Sequence[Claimed]) -> None:
+        """Give back leases not used (shutdown): the rows are due again at once."""
+        if not rows:
+            return
+        async with self.db.begin() as session:
+            for row in rows:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
+                    .values(
+                        lease_owner=None,
+                        lease_until=None,
+                        attempts=OutboxMessage.attempts - 1,
+                    )
+                )
+
+    async def backlog(self) -> Backlog:
+        async with self.read() as session:
+            pending = await session.scalar(
+                select(func.count()).where(OutboxMessage.status == PENDING)
+            )
+            failing = await session.scalar(
+                select(func.count()).where(
+                    or_(
+                        OutboxMessage.status == FAILED,
+                        and_(
+                            OutboxMessage.status == PENDING, OutboxMessage.last_error.is_not(None)
+                        ),
+                    )
+                )
+            )
+        return Backlog(pending=int(pending or 0), failing=int(failing or 0))
+
+    async def problems(self, workspace_id: str) -> list[Problem]:
+        """Permanent failures of a workspace's Slack sends, one per target and error."""
+        async with self.read() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        OutboxMessage.target,
+                        OutboxMessage.kind,
+                        OutboxMessage.last_error,
+                        func.min(OutboxMessage.created_at),
+                        func.count(),
+                    )
+                    .where(
+                        OutboxMessage.workspace_id == workspace_id,
+                        OutboxMessage.status == FAILED,
+                        OutboxMessage.kind != WEBHOOK,
+                    )
+                    .group_by(OutboxMessage.target, OutboxMessage.kind, OutboxMessage.last_error)
+                    .order_by(func.min(OutboxMessage.created_at))
+                )
+            ).all()
+        return [
+            Problem(target=target, kind=kind, error=error or "", since=since, count=count)
+            for target, kind, error, since, count in rows
+        ]
+
+    async def retry_failed(self, workspace_id: str, kinds: Sequence[str] | None = None) -> int:
+        """A person fixed something: try the workspace's failed rows again, now."""
+        conditions = [OutboxMessage.workspace_id == workspace_id, OutboxMessage.status == FAILED]
+        if kinds is not None:
+            conditions.append(OutboxMessage.kind.in_(kinds))
+        async with self.db.begin() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(*conditions)
+                .values(status=PENDING, next_attempt_at=self.clock.now(), attempts=0)
+            )
+            session.info["outbox_enqueued"] = True
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def drop_failed(self, workspace_id: str, kinds: Sequence[str]) -> int:
+        """Forget failed rows that can no longer be delivered where they were meant to go."""
+        async with self.db.begin() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.workspace_id == workspace_id,
+                    OutboxMessage.status == FAILED,
+                    OutboxMessage.kind.in_(kinds),
+                )
+                .values(status=DROPPED)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
