@@ -25,11 +25,14 @@ from bot import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.crypto import cipher_for
+from bot.delivery.dispatcher import Doorbell
+from bot.delivery.outbox import Outbox
 from bot.networks import load_catalogue
 from bot.scheduler import create_scheduler
 from bot.services import Services, build_services
 from bot.services.context import Context
-from bot.slack_api import SlackGateway
+from bot.services.events import EventLog
+from bot.slack_api import SlackClients, SlackGateway
 from bot.store import migrate
 from bot.store.db import create_engine, session_factories
 from bot.web import connect as connect_routes
@@ -52,6 +55,7 @@ class Bot:
 
     async def start(self) -> None:
         await migrate.upgrade(self.engine)
+        self.services.dispatcher.start()
         if self.scheduler_enabled:
             self.scheduler = create_scheduler(self.services)
             self.scheduler.start()
@@ -60,22 +64,27 @@ class Bot:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        await self.services.dispatcher.stop()
         await self.engine.dispose()
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
+def slack_client(settings: Settings, retries: bool = True) -> AsyncWebClient:
+    """A Web API client; ``retries`` adds slack-sdk's own retries on 429 and 5xx, which sleep
+    in the call. The outbox's client has none: the outbox reschedules instead."""
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    client.retry_handlers.extend(
-        [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ]
-    )
+    if retries:
+        client.retry_handlers.extend(
+            [
+                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                AsyncServerErrorRetryHandler(max_retry_count=2),
+            ]
+        )
     return client
 
 
 def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Services:
-    writer, reader = session_factories(engine)
+    doorbell = Doorbell()
+    writer, reader = session_factories(engine, after_outbox_commit=doorbell.ring)
     ctx = Context(
         settings=settings,
         clock=clock,
@@ -84,8 +93,11 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
         cipher=cipher_for(settings),
         catalogue=load_catalogue(settings),
         slack=SlackGateway(slack_client(settings)),
+        slack_clients=SlackClients(SlackGateway(slack_client(settings, retries=False))),
+        events=EventLog(),
+        outbox=Outbox(writer, reader, clock),
     )
-    return build_services(ctx)
+    return build_services(ctx, doorbell)
 
 
 def create_app(

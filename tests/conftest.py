@@ -165,6 +165,11 @@ class Harness:
             follow_redirects=True,
         )
 
+    async def drain(self) -> Any:
+        """Deliver everything the outbox holds that is due now (the background dispatcher
+        would too, a moment later); returns the dispatcher's report."""
+        return await self.bot.services.dispatcher.drain()
+
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         async with self.bot.engine.connect() as connection:
             return list((await connection.execute(text(sql), params)).all())

@@ -82,26 +82,41 @@ class DrainReport:
     errors: list[str] = field(default_factory=list)
 
 
+class Doorbell:
+    """Rung after a commit that queued outbox rows, so the dispatcher looks at once instead of
+    at its next poll. Safe to ring when no dispatcher listens."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:  # noqa: ASYNC109 - a poll interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        self._event.clear()
+
+
 class Dispatcher:
     def __init__(
         self,
         outbox: Outbox,
-        senders: Sequence[Sender],
         clock: Clock,
+        doorbell: Doorbell | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self.outbox = outbox
         self.clock = clock
-        self.senders = {kind: sender for sender in senders for kind in sender.kinds}
+        self.doorbell = doorbell or Doorbell()
+        self.senders: dict[str, Sender] = {}
         self._limit = asyncio.Semaphore(concurrency)
-        self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def kick(self) -> None:
-        """Something was queued in this process: look now instead of at the next poll."""
-        if self._wake is not None:
-            self._wake.set()
+    def add(self, sender: Sender) -> None:
+        for kind in sender.kinds:
+            self.senders[kind] = sender
 
     async def deliver_due(self, report: DrainReport | None = None) -> int:
         """One round: claim what is due (one row per order key) and deliver it; return how
@@ -166,28 +181,24 @@ class Dispatcher:
     # --- the background loop in `serve` -----------------------------------------------------
 
     def start(self) -> None:
-        self._wake = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
+        """Finish the round under way (bounded by the senders' timeouts), then stop."""
         self._stopping = True
-        self.kick()
+        self.doorbell.ring()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
     async def _run(self) -> None:
-        assert self._wake is not None
         while not self._stopping:
-            self._wake.clear()
             try:
                 tried = await self.deliver_due()
             except Exception:  # the database is away; keep the loop alive and try again
                 log.exception("outbox dispatcher round failed")
                 tried = 0
-            if tried:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
+            if not tried and not self._stopping:
+                await self.doorbell.wait(POLL_INTERVAL)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
+from bot.store.db import OUTBOX_ENQUEUED
 from bot.store.models import OutboxMessage
 
 # Kinds of rows, each handled by one sender.
@@ -63,7 +64,7 @@ def enqueue(
         created_at=now,
     )
     session.add(row)
-    session.info["outbox_enqueued"] = True
+    session.info[OUTBOX_ENQUEUED] = True
     return row
 
 
@@ -333,7 +334,7 @@ class Outbox:
                 .where(*conditions)
                 .values(status=PENDING, next_attempt_at=self.clock.now(), attempts=0)
             )
-            session.info["outbox_enqueued"] = True
+            session.info[OUTBOX_ENQUEUED] = True
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def drop_failed(self, workspace_id: str, kinds: Sequence[str]) -> int:

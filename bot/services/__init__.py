@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.delivery.dispatcher import Dispatcher, Doorbell
+from bot.delivery.slack import SlackSender
 from bot.services.connect import ConnectService
 from bot.services.context import Context
 from bot.services.digest import DigestService
@@ -26,13 +28,16 @@ class Services:
     scan: ScanService
     digest: DigestService
     home: HomeService
+    dispatcher: Dispatcher
 
 
-def build_services(ctx: Context) -> Services:
+def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
     workspaces = WorkspaceService(ctx)
     sources = SourceService(ctx)
     notices = NoticeService(ctx, sources, workspaces)
     renewal = RenewalService(ctx)
+    dispatcher = Dispatcher(ctx.outbox, ctx.clock, doorbell)
+    dispatcher.add(SlackSender(ctx.slack_clients, notices.render_for_delivery, ctx.db, ctx.outbox))
     return Services(
         ctx=ctx,
         workspaces=workspaces,
@@ -43,4 +48,5 @@ def build_services(ctx: Context) -> Services:
         scan=ScanService(ctx, workspaces, notices, renewal),
         digest=DigestService(ctx, sources, workspaces),
         home=HomeService(ctx, sources, workspaces),
+        dispatcher=dispatcher,
     )

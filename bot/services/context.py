@@ -1,4 +1,5 @@
-"""What every service needs: settings, time, the database, the cipher, networks and Slack."""
+"""What every service needs: settings, time, the database, the cipher, networks, Slack, the
+event log and the outbox."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import TokenCipher
+from bot.delivery.outbox import Outbox
 from bot.networks import Catalogue
-from bot.slack_api import SlackGateway
+from bot.services.events import EventLog
+from bot.slack_api import SlackClients, SlackGateway
 
 
 @dataclass(frozen=True)
@@ -21,4 +24,7 @@ class Context:
     read: async_sessionmaker[AsyncSession]  # sessions that only read; never the write lock
     cipher: TokenCipher
     catalogue: Catalogue
-    slack: SlackGateway
+    slack: SlackGateway  # for answers inside listeners (with Slack's own retries)
+    slack_clients: SlackClients  # per workspace, for the outbox's sends (the outbox retries)
+    events: EventLog
+    outbox: Outbox

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.blocks import Message
 from bot.blocks.notice import NoticeEntry, expiry_notice, warning_notice
+from bot.delivery.slack import RenderedNotice
 from bot.domain import Status
 from bot.services.context import Context
 from bot.services.sources import SourceService, renews_by_itself
@@ -231,6 +232,14 @@ class NoticeService:
         ]
         build = warning_notice if notice.kind == WARNING else expiry_notice
         return notice, build(entries, now)
+
+    async def render_for_delivery(self, notice_id: int) -> RenderedNotice | None:
+        """The notice as it should read now, with where it goes; None if it is gone."""
+        async with self.ctx.read() as session:
+            if await session.get(Notice, notice_id) is None:
+                return None
+        notice, message = await self.render(notice_id)
+        return RenderedNotice(channel=notice.channel, ts=notice.ts, message=message)
 
     async def open_notice_for(self, source_id: int) -> OpenNotice | None:
         """The newest posted notice that lists the source and is not yet resolved for it."""

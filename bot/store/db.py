@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -12,10 +13,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from bot.config import ConfigError
 
 WRITE_OPTION = "sources_bot_write"
+# Session.info keys: set by the outbox when it queues a row; the hook to call after commit.
+OUTBOX_ENQUEUED = "outbox_enqueued"
+AFTER_OUTBOX_COMMIT = "after_outbox_commit"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -68,8 +73,26 @@ def _serialize_sqlite_writes(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+class WriteSession(Session):
+    """A session that may write; after a commit that queued outbox rows it calls the hook
+    given to :func:`session_factories`, so the dispatcher looks at once."""
+
+
+@event.listens_for(WriteSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(OUTBOX_ENQUEUED, False):
+        hook = session.info.get(AFTER_OUTBOX_COMMIT)
+        if hook is not None:
+            hook()
+
+
+@event.listens_for(WriteSession, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(OUTBOX_ENQUEUED, None)
+
+
 def session_factories(
-    engine: AsyncEngine,
+    engine: AsyncEngine, after_outbox_commit: Callable[[], None] | None = None
 ) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
     """(writer, reader): sessions that may write, and sessions that only read.
 
@@ -77,7 +100,10 @@ def session_factories(
     the same thing.
     """
     writer = async_sessionmaker(
-        engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        engine.execution_options(**{WRITE_OPTION: True}),
+        expire_on_commit=False,
+        sync_session_class=WriteSession,
+        info={AFTER_OUTBOX_COMMIT: after_outbox_commit},
     )
     reader = async_sessionmaker(engine, expire_on_commit=False)
     return writer, reader
