@@ -134,7 +134,7 @@ def create_app(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             *connect_routes.routes(services),
-            *health.routes(engine),
+            *health.routes(engine, services.ctx.outbox),
         ],
         lifespan=lifespan,
     )

@@ -9,13 +9,13 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot import logs
 from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from bot.domain import SourceInfo
+    from bot.delivery.dispatcher import DrainReport
     from bot.services import Services
 
 log = logging.getLogger("bot.cli")
@@ -45,8 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     importing = source_commands.add_parser("import", help="import sources from a JSON file")
     importing.add_argument("file", type=Path, help="JSON array of source records")
+    removing = source_commands.add_parser(
+        "remove",
+        help="remove a source and its tokens (its events stay in the log)",
+        description="Remove a source, its tokens and their history; prints what was removed. "
+        "The source.removed event is logged and sent to webhooks.",
+    )
+    removing.add_argument("id", type=int, help="the source's id (see `sources list`)")
 
-    commands.add_parser("scan", help="renew, expire and notify once, now")
+    commands.add_parser(
+        "scan",
+        help="renew, expire and notify once, now",
+        description="One scan: renew what is due, mark what died, queue notices; then deliver "
+        "what is queued. Prints a summary and what was delivered.",
+    )
     digest = commands.add_parser("digest", help="post today's digest now")
     digest.add_argument("--dry-run", action="store_true", help="print the Block Kit JSON instead")
     return parser
@@ -101,9 +113,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _list(services: Services, args: argparse.Namespace) -> int:
+    from bot.services.sources import source_json
+
     sources = await services.sources.list()
     if args.json:
-        print(json.dumps([_source_json(s) for s in sources], indent=2))
+        print(json.dumps([source_json(s) for s in sources], indent=2))
         return 0
     if not sources:
         print("no sources yet")
@@ -115,18 +129,15 @@ async def _list(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def _source_json(s: SourceInfo) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "workspace": s.workspace_id,
-        "network": s.network,
-        "account_id": s.account_id,
-        "name": s.name,
-        "status": str(s.status),
-        "expires_at": s.expires_at.isoformat() if s.expires_at else None,
-        "last_error": s.last_error.to_json() if s.last_error else None,
-        "connected_by": s.connected_by,
-    }
+async def _remove(services: Services, args: argparse.Namespace) -> int:
+    from bot.services.events import CLI
+
+    removed = await services.sources.remove(args.id, actor=CLI)
+    if removed is None:
+        print(f"sources-bot: no source with id {args.id}", file=sys.stderr)
+        return 1
+    print(f"removed source {removed.id}: {removed.label}")
+    return 0
 
 
 async def _import(services: Services, args: argparse.Namespace) -> int:
@@ -177,6 +188,17 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 async def _scan(services: Services, args: argparse.Namespace) -> int:
     report = await services.scan.run()
     print(report.summary())
+    return _delivered(await services.dispatcher.drain())
+
+
+def _delivered(report: DrainReport) -> int:
+    """Deliver what the command queued before exiting: a line on what happened to it."""
+    line = f"delivered: {report.delivered}"
+    if report.retrying:
+        line += f"; {report.retrying} queued for retry by `serve`"
+    if report.failed:
+        line += f"; {report.failed} failed: " + "; ".join(sorted(set(report.errors)))
+    print(line)
     return 0
 
 
@@ -192,16 +214,17 @@ async def _digest(services: Services, args: argparse.Namespace) -> int:
             }
             print(json.dumps(payload))
         return 0
-    posted = 0
+    queued = 0
     for workspace in workspaces:
-        posted += await services.digest.post(workspace)
-    print(f"digests posted: {posted} (a workspace gets at most one a day; quiet days post nothing)")
-    return 0
+        queued += await services.digest.post(workspace)
+    print(f"digests: {queued} (a workspace gets at most one a day; quiet days post nothing)")
+    return _delivered(await services.dispatcher.drain())
 
 
 _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] = {
     "sources list": _list,
     "sources import": _import,
+    "sources remove": _remove,
     "scan": _scan,
     "digest": _digest,
 }

@@ -53,6 +53,7 @@ class Settings:
     digest_always_post: bool = False
     expiry_warning_days: tuple[int, ...] = (7, 1)
     renewal_failure_budget: timedelta = timedelta(hours=24)
+    event_retention: timedelta = timedelta(days=365)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
 
@@ -95,6 +96,9 @@ class Settings:
         budget_hours = _int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
         if budget_hours < 1:
             raise ConfigError("RENEWAL_FAILURE_BUDGET_HOURS must be 1 or more")
+        retention_days = _int(get("EVENT_RETENTION_DAYS"), "EVENT_RETENTION_DAYS", 365)
+        if retention_days < 1:
+            raise ConfigError("EVENT_RETENTION_DAYS must be 1 or more")
         networks = {
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),
@@ -120,6 +124,7 @@ class Settings:
             digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
             expiry_warning_days=warning_days,
             renewal_failure_budget=timedelta(hours=budget_hours),
+            event_retention=timedelta(days=retention_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             networks=networks,
         )

@@ -60,6 +60,17 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class DeliveryProblem:
+    """Messages the bot could not send and stopped trying: ``what`` ("Notices"), ``where``
+    (a channel or user id, or a webhook URL), and the reason in words a person can act on."""
+
+    what: str
+    where: str | None
+    reason: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who a token belongs to, as the network's identity endpoint says."""
 

@@ -165,6 +165,18 @@ class Harness:
             follow_redirects=True,
         )
 
+    async def scan(self) -> Any:
+        """One scan, then what it queued delivered (as `sources-bot scan` does)."""
+        report = await self.bot.services.scan.run()
+        await self.drain()
+        return report
+
+    async def digest_due(self) -> int:
+        """The scheduler's digest check, then what it queued delivered."""
+        queued = await self.bot.services.digest.run_due()
+        await self.drain()
+        return int(queued)
+
     async def drain(self) -> Any:
         """Deliver everything the outbox holds that is due now (the background dispatcher
         would too, a moment later); returns the dispatcher's report."""

@@ -480,9 +480,10 @@ def test_scan_marks_expired_and_posts_nothing_without_a_channel(
         "renewed: 0",
         "expired: 1 (LinkedIn · Dead Page)",
         "expiring soon: 1",
-        "notices posted: 0",
-        "warnings posted: 0",
+        "notices: 0",
+        "warnings: 0",
         "transient failures: 0",
+        "delivered: 0",
     ]
 
     by_account = {s["account_id"]: s for s in listed(capsys, env)}
@@ -503,14 +504,18 @@ def test_scan_posts_one_notice_however_often_it_runs(
         slack_env = with_slack(env, slack, SLACK_NOTIFY_CHANNEL=CHANNEL)
         code, out, err = run(capsys, slack_env, "scan")
         assert code == 0, err
-        assert "notices posted: 1" in out.splitlines()
+        assert "notices: 1" in out.splitlines()
+        assert "delivered: 2" in out.splitlines()  # the notice and the early warning
 
         code, out, err = run(capsys, slack_env, "scan")
         assert code == 0, err
-        assert "notices posted: 0" in out.splitlines()
+        assert "notices: 0" in out.splitlines()
         assert "expired: 0" in out.splitlines()
+        assert "delivered: 0" in out.splitlines()
 
-        notice, warning = slack.calls_to("chat.postMessage")
+        posts = slack.calls_to("chat.postMessage")
+        (notice,) = [c for c in posts if "reconnecting" in c.args["text"]]
+        (warning,) = [c for c in posts if c is not notice]
     assert notice.args["channel"] == CHANNEL
     assert "Dead Page" in json.dumps(notice.args["blocks"])
     assert "Fine Page" not in json.dumps(notice.args["blocks"])
@@ -567,10 +572,10 @@ def test_digest_posts_once_a_day(
         slack_env = with_slack(env, slack, SLACK_NOTIFY_CHANNEL=CHANNEL)
         code, out, err = run(capsys, slack_env, "digest")
         assert code == 0, err
-        assert out.startswith("digests posted: 1 ")
+        assert out.startswith("digests: 1 ") and "delivered: 1" in out
         code, out, err = run(capsys, slack_env, "digest")
         assert code == 0, err
-        assert out.startswith("digests posted: 0 ")
+        assert out.startswith("digests: 0 ") and "delivered: 0" in out
         (posted,) = slack.calls_to("chat.postMessage")
     assert posted.args["channel"] == CHANNEL
     (run_row,) = rows(env["DATABASE_URL"], "SELECT workspace_id, ts FROM digest_runs")

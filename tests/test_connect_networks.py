@@ -122,14 +122,16 @@ def replies_to(h: Harness, ts: str) -> list[dict[str, Any]]:
 async def reconnect_from(h: Harness, notice: dict[str, Any], user: str = "U2") -> httpx2.Response:
     link = await h.reconnect_link(notice, user)
     async with h.browser() as browser:
-        return await browser.get(link)
+        page = await browser.get(link)
+    await h.drain()  # the confirmation goes out through the outbox
+    return page
 
 
 async def expire_by_scan(h: Harness, days: int = 1) -> dict[str, Any]:
     """Advance the clock, scan, and return the expiry notice that the scan posted."""
     h.clock.advance(timedelta(days=days))
-    report = await h.services.scan.run()
-    assert report.notices_posted == 1, report.summary()
+    report = await h.scan()
+    assert report.notices_queued == 1, report.summary()
     return notices(h)[-1]
 
 
@@ -429,7 +431,7 @@ def warnings(h: Harness) -> list[dict[str, Any]]:
 
 
 async def scan(h: Harness) -> Any:
-    return await h.services.scan.run()
+    return await h.scan()
 
 
 async def test_warnings_at_seven_and_one_day_each_once(network_bot: Any) -> None:
@@ -440,13 +442,13 @@ async def test_warnings_at_seven_and_one_day_each_once(network_bot: Any) -> None
         assert (await source(h, source_id)).renews_at is None
         assert h.services.ctx.settings.expiry_warning_days == (7, 1)  # the default
 
-        assert (await scan(h)).warnings_posted == 0  # 10 days left
+        assert (await scan(h)).warnings_queued == 0  # 10 days left
         h.clock.advance(timedelta(days=2, hours=23))
-        assert (await scan(h)).warnings_posted == 0  # 7 days and an hour left
+        assert (await scan(h)).warnings_queued == 0  # 7 days and an hour left
         assert warnings(h) == []
 
         h.clock.advance(timedelta(hours=1))  # 7 days left
-        assert (await scan(h)).warnings_posted == 1
+        assert (await scan(h)).warnings_queued == 1
         (seven,) = warnings(h)
         assert seven["channel"] == CHANNEL
         assert seven["blocks"][0]["type"] == "header"
@@ -459,18 +461,18 @@ async def test_warnings_at_seven_and_one_day_each_once(network_bot: Any) -> None
 
         for _ in range(3):  # further scans, over the following days, do not repeat it
             h.clock.advance(timedelta(days=1, hours=-1))
-            assert (await scan(h)).warnings_posted == 0
+            assert (await scan(h)).warnings_queued == 0
         assert len(warnings(h)) == 1
 
         h.clock.set(tokens["expires_at"] - timedelta(days=1, hours=1))
-        assert (await scan(h)).warnings_posted == 0  # 25 hours left
+        assert (await scan(h)).warnings_queued == 0  # 25 hours left
         h.clock.advance(timedelta(hours=1))  # 1 day left
-        assert (await scan(h)).warnings_posted == 1
+        assert (await scan(h)).warnings_queued == 1
         _, one = warnings(h)
         assert "expires in 1 day" in blocks_text(one)
         assert len(reconnect_buttons(one)) == 1
         h.clock.advance(timedelta(hours=12))
-        assert (await scan(h)).warnings_posted == 0
+        assert (await scan(h)).warnings_queued == 0
         assert len(warnings(h)) == 2
         assert (await source(h, source_id)).status == "expiring"
 
@@ -485,12 +487,12 @@ async def test_source_connected_with_hours_left_gets_only_the_one_day_warning(
         (stored,) = await h.services.sources.list(TEAM)
         assert stored.expires_at == h.clock.now() + timedelta(hours=12)
 
-        assert (await scan(h)).warnings_posted == 1
+        assert (await scan(h)).warnings_queued == 1
         (warning,) = warnings(h)
         assert "expires in 12 hours" in blocks_text(warning)
         for _ in range(3):
             h.clock.advance(timedelta(hours=3))
-            assert (await scan(h)).warnings_posted == 0
+            assert (await scan(h)).warnings_queued == 0
         assert len(warnings(h)) == 1
         rows = await h.rows("SELECT key FROM notice_items")
         assert [key for (key,) in rows] == [f"warn1:{int(stored.expires_at.timestamp())}"]
@@ -503,7 +505,7 @@ async def test_reconnect_from_warning_confirms_in_its_thread_and_warns_again_lat
         fake.add_account("Zx8pLq-3f", "Ada Lovelace")
         tokens = fake.issue_tokens("Zx8pLq-3f", lifetime=timedelta(days=7), refresh=False)
         source_id = await import_source(h, "linkedin", "Zx8pLq-3f", "Ada Lovelace", tokens)
-        assert (await scan(h)).warnings_posted == 1
+        assert (await scan(h)).warnings_queued == 1
         (warning,) = warnings(h)
 
         h.clock.advance(timedelta(days=2))
@@ -531,12 +533,12 @@ async def test_reconnect_from_warning_confirms_in_its_thread_and_warns_again_lat
 
         # The new token is quiet until it, too, is a week from its expiry.
         h.clock.advance(timedelta(days=52))
-        assert (await scan(h)).warnings_posted == 0
+        assert (await scan(h)).warnings_queued == 0
         h.clock.set(restored.expires_at - timedelta(days=7))
-        assert (await scan(h)).warnings_posted == 1
-        assert (await scan(h)).warnings_posted == 0
+        assert (await scan(h)).warnings_queued == 1
+        assert (await scan(h)).warnings_queued == 0
         h.clock.set(restored.expires_at - timedelta(days=1))
-        assert (await scan(h)).warnings_posted == 1
+        assert (await scan(h)).warnings_queued == 1
         first, second, third = warnings(h)
         assert first["ts"] == warning["ts"]
         assert "expires in 7 days" in blocks_text(second)
@@ -552,20 +554,20 @@ async def test_renewable_source_whose_renewal_keeps_failing_gets_a_warning(
         source_id = await import_source(h, "linkedin", "Zx8pLq-3f", "Ada Lovelace", tokens)
         assert (await source(h, source_id)).renews_at is not None
 
-        assert (await scan(h)).warnings_posted == 0  # 8 days left: renews by itself later
+        assert (await scan(h)).warnings_queued == 0  # 8 days left: renews by itself later
         fake.fail("refresh", status=503, times=1000)
         h.clock.advance(timedelta(days=1, minutes=1))  # inside the 7-day renewal window
         report = await scan(h)
         assert report.renewed == [] and len(report.transient) == 1
         assert (await source(h, source_id)).status == "expiring"
-        assert report.warnings_posted == 1
+        assert report.warnings_queued == 1
         (warning,) = warnings(h)
         assert "LinkedIn · Ada Lovelace" in warning["text"]
         assert "renewal failing" in blocks_text(warning)
         assert len(reconnect_buttons(warning)) == 1
 
         h.clock.advance(timedelta(hours=1))
-        assert (await scan(h)).warnings_posted == 0
+        assert (await scan(h)).warnings_queued == 0
 
 
 async def test_healthy_renewable_source_gets_no_warning(network_bot: Any) -> None:
@@ -578,7 +580,7 @@ async def test_healthy_renewable_source_gets_no_warning(network_bot: Any) -> Non
             h.clock.advance(timedelta(minutes=110))
             report = await scan(h)
             renewed += len(report.renewed)
-            assert report.warnings_posted == 0 and report.notices_posted == 0
+            assert report.warnings_queued == 0 and report.notices_queued == 0
         assert renewed == 24
         assert (await source(h, source_id)).status == "active"
         assert notices(h) == []
@@ -905,7 +907,7 @@ async def mixed_sources(h: Harness, fakes: dict[str, Any]) -> None:
     )
     # A page token does not expire: reconnecting the page through the browser stores it so.
     facebook.login_as("100042")
-    link = await h.services.connect.start(TEAM, "U1", "", source_id)
+    link = await h.services.links.start(TEAM, "U1", "", source_id)
     async with h.browser() as browser:
         assert (await browser.get(link.url)).status_code == 200
     instagram, pinterest, tiktok = fakes["instagram"], fakes["pinterest"], fakes["tiktok"]
@@ -977,7 +979,7 @@ async def test_secrets_in_facebook_query_strings_stay_out_of_the_logs(
         fake.add_account("100042", "Fay Book")
         assert (await connect(h, "facebook")).status_code == 200
         h.clock.advance(timedelta(days=55))  # inside the renewal window: fb_exchange_token
-        assert (await h.services.scan.run()).renewed == ["Facebook · Fay Book"]
+        assert (await h.scan()).renewed == ["Facebook · Fay Book"]
 
         assert any(r.params.get("client_secret") for r in fake.requests)  # they were sent
         secrets = [fake.client_secret, *fake.issued_access_tokens("100042")]

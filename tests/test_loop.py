@@ -38,15 +38,17 @@ async def connect(h: Harness, account: tuple[str, str] = ACME, user: str = "U1")
     h.linkedin.login_as(account[0])
     payload = await h.command("connect linkedin", user=user)
     async with h.browser() as browser:
-        return await browser.get(link_from(payload))
+        page = await browser.get(link_from(payload))
+    await h.drain()  # the confirmation goes out through the outbox
+    return page
 
 
 async def expire_acme(h: Harness) -> dict[str, Any]:
     """Connect Acme, let its token run out, scan: returns the posted notice's call args."""
     await connect(h)
     h.clock.advance(timedelta(days=61))
-    report = await h.services.scan.run()
-    assert report.notices_posted == 1
+    report = await h.scan()
+    assert report.notices_queued == 1
     (notice,) = h.slack.successful_calls("chat.postMessage")[-1:]
     return notice.args | {"ts": notice.response["ts"]}
 
@@ -123,16 +125,16 @@ async def test_expiry_posts_one_notice_per_episode(harness: Harness) -> None:
     assert notice["channel"] == CHANNEL
     assert "1 connection needs reconnecting" in notice["text"]
 
-    again = await harness.services.scan.run()
-    assert again.notices_posted == 0
+    again = await harness.scan()
+    assert again.notices_queued == 0
     assert len(harness.slack.successful_calls("chat.postMessage")) == 2  # the DM and the notice
 
 
 async def test_two_scans_at_once_post_one_notice(harness: Harness) -> None:
     await connect(harness)
     harness.clock.advance(timedelta(days=61))
-    reports = await asyncio.gather(harness.services.scan.run(), harness.services.scan.run())
-    assert sorted(r.notices_posted for r in reports) == [0, 1]
+    reports = await asyncio.gather(harness.scan(), harness.scan())
+    assert sorted(r.notices_queued for r in reports) == [0, 1]
     notices = [
         c
         for c in harness.slack.successful_calls("chat.postMessage")
@@ -146,7 +148,7 @@ async def test_revoked_token_found_by_identity_check(harness: Harness) -> None:
     await connect(harness)
     harness.linkedin.revoke_tokens(ACME[0])
     harness.clock.advance(timedelta(days=1))
-    report = await harness.services.scan.run()
+    report = await harness.scan()
     assert report.expired == ["LinkedIn · Acme Corp"]
     (source,) = await harness.services.sources.list(TEAM)
     assert source.status == "expired"
@@ -157,18 +159,10 @@ async def test_network_down_during_health_check_changes_nothing(harness: Harness
     await connect(harness)
     harness.linkedin.fail_userinfo(status=503)
     harness.clock.advance(timedelta(days=1))
-    report = await harness.services.scan.run()
+    report = await harness.scan()
     assert report.expired == [] and len(report.transient) == 1
     (source,) = await harness.services.sources.list(TEAM)
     assert source.status == "active"
-
-
-async def test_notice_failure_is_retried_by_the_next_scan(harness: Harness) -> None:
-    await connect(harness)
-    harness.clock.advance(timedelta(days=61))
-    harness.slack.fail("chat.postMessage", error="channel_not_found", status=200, retry_after=None)
-    assert (await harness.services.scan.run()).notices_posted == 0
-    assert (await harness.services.scan.run()).notices_posted == 1
 
 
 # 4 and 5. Reconnect and the callback ----------------------------------------------------------
@@ -353,9 +347,9 @@ async def test_slack_timeout_retry_does_no_duplicate_work(harness: Harness) -> N
 async def test_digest_lists_expired_and_posts_once_a_day(harness: Harness) -> None:
     await expire_acme(harness)
     harness.clock.set(harness.clock.now().replace(hour=9, minute=2))
-    assert await harness.services.digest.run_due() == 1
-    assert await harness.services.digest.run_due() == 0
-    results = await asyncio.gather(*(harness.services.digest.run_due() for _ in range(2)))
+    assert await harness.digest_due() == 1
+    assert await harness.digest_due() == 0
+    results = await asyncio.gather(*(harness.digest_due() for _ in range(2)))
     assert results == [0, 0]
     digests = [
         c for c in harness.slack.successful_calls("chat.postMessage") if "digest" in c.args["text"]
@@ -368,9 +362,9 @@ async def test_digest_lists_expired_and_posts_once_a_day(harness: Harness) -> No
 async def test_digest_waits_for_its_hour_and_is_quiet_when_all_is_well(harness: Harness) -> None:
     await connect(harness)  # expires in 60 days: all is well
     harness.clock.set(harness.clock.now().replace(hour=8))
-    assert await harness.services.digest.run_due() == 0
+    assert await harness.digest_due() == 0
     harness.clock.set(harness.clock.now().replace(hour=9))
-    assert await harness.services.digest.run_due() == 0
+    assert await harness.digest_due() == 0
     assert all("digest" not in c.args.get("text", "") for c in harness.slack.calls)
 
 
@@ -379,9 +373,10 @@ async def test_digest_reports_what_was_restored(harness: Harness) -> None:
     link = await harness.reconnect_link(notice)
     async with harness.browser() as browser:
         await browser.get(link)
+    await harness.drain()
     harness.clock.advance(timedelta(days=1))
     harness.clock.set(harness.clock.now().replace(hour=9))
-    assert await harness.services.digest.run_due() == 1
+    assert await harness.digest_due() == 1
     digest = harness.slack.successful_calls("chat.postMessage")[-1].args
     assert "1 restored" in digest["text"]
     assert "LinkedIn · Acme Corp" in blocks_text(digest)
@@ -483,19 +478,19 @@ async def test_digest_hour_is_local_to_the_digest_timezone(
     async with running_bot(env, slack, linkedin, clock) as h:
         await connect(h)
         h.clock.advance(timedelta(days=61))
-        await h.services.scan.run()
+        await h.scan()
         h.clock.set(h.clock.now().replace(hour=9))  # 09:00 UTC is 04:00 in New York
-        assert await h.services.digest.run_due() == 0
+        assert await h.digest_due() == 0
         h.clock.set(h.clock.now().replace(hour=14))  # 09:00 in New York (EST, UTC-5)
-        assert await h.services.digest.run_due() == 1
+        assert await h.digest_due() == 1
 
 
 async def test_a_revoked_source_gets_the_expiry_notice_not_a_warning(harness: Harness) -> None:
     await connect(harness)
     harness.linkedin.revoke_tokens(ACME[0])
     harness.clock.advance(timedelta(days=56))  # 4 days left on a token that no longer works
-    report = await harness.services.scan.run()
-    assert (report.notices_posted, report.warnings_posted) == (1, 0)
+    report = await harness.scan()
+    assert (report.notices_queued, report.warnings_queued) == (1, 0)
 
 
 async def test_the_scan_forgets_connect_attempts_a_day_after_they_expired(
@@ -503,8 +498,8 @@ async def test_the_scan_forgets_connect_attempts_a_day_after_they_expired(
 ) -> None:
     await harness.command("connect linkedin")
     harness.clock.advance(timedelta(hours=23))
-    await harness.services.scan.run()
+    await harness.scan()
     assert await harness.rows("SELECT count(*) FROM connect_attempts") == [(1,)]
     harness.clock.advance(timedelta(hours=2))
-    await harness.services.scan.run()
+    await harness.scan()
     assert await harness.rows("SELECT count(*) FROM connect_attempts") == [(0,)]

@@ -138,9 +138,9 @@ async def test_x_renews_in_its_last_fifteen_minutes_once(network_bot: Any) -> No
         (old_refresh,) = fake.issued_refresh_tokens("2244994945")
 
         h.clock.advance(timedelta(minutes=100))  # 20 minutes left: not yet
-        assert (await h.services.scan.run()).renewed == []
+        assert (await h.scan()).renewed == []
         h.clock.advance(timedelta(minutes=10))  # 10 minutes left
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == ["X · Acme on X"]
         assert fake.refresh_uses(old_refresh) == 1
         assert not fake.token_is_live(old_refresh)
@@ -221,7 +221,7 @@ async def test_renews_inside_its_window_and_keeps_the_right_refresh_token(
 
         # Five minutes before the window opens: nothing is renewed, the health check passes.
         h.clock.advance(lifetime - case.window - timedelta(minutes=5))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == []
         assert fake.token_requests == []
         before = await stored(h, source_id)
@@ -231,7 +231,7 @@ async def test_renews_inside_its_window_and_keeps_the_right_refresh_token(
         # Five minutes inside the window the network is briefly down...
         h.clock.advance(timedelta(minutes=10))
         fake.fail(case.failure_key, 503)
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == []
         failing = await stored(h, source_id)
         assert failing.status == "expiring"
@@ -241,7 +241,7 @@ async def test_renews_inside_its_window_and_keeps_the_right_refresh_token(
 
         # ...and the next try after the backoff renews it.
         h.clock.advance(BACKOFF_START)
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == [case.label]
         renewed_at = h.clock.now()
         after = await stored(h, source_id)
@@ -277,7 +277,7 @@ async def test_renews_inside_its_window_and_keeps_the_right_refresh_token(
 
         # The next window renews again with what was stored.
         h.clock.advance(lifetime - case.window + timedelta(minutes=5))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == [case.label]
         tokens = await stored_tokens(h, source_id)
         assert len(tokens) == 3
@@ -305,7 +305,7 @@ async def test_pinterest_refresh_without_a_new_refresh_token_keeps_the_old_one(
         (old_refresh,) = fake.issued_refresh_tokens("549755885175")
 
         h.clock.advance(timedelta(days=25))
-        assert (await h.services.scan.run()).renewed == ["Pinterest · Acme Pins"]
+        assert (await h.scan()).renewed == ["Pinterest · Acme Pins"]
         _, new = await stored_tokens(h, source_id)
         assert new.refresh_token == old_refresh
         assert fake.token_is_live(old_refresh)
@@ -325,7 +325,7 @@ async def test_two_scans_at_once_renew_an_x_source_exactly_once(
             # The first scan's refresh is still in flight when the second reaches the source.
             fake.hang("refresh", 0.3)
 
-        first, second = await asyncio.gather(h.services.scan.run(), h.services.scan.run())
+        first, second = await asyncio.gather(h.scan(), h.scan())
 
         assert first.renewed + second.renewed == [X_LABEL]
         assert first.expired + second.expired == []
@@ -349,14 +349,14 @@ async def test_a_live_lease_of_a_crashed_scan_is_skipped_until_it_runs_out(
         h.clock.advance(timedelta(minutes=110))  # 10 minutes left
         await set_lease(h, source_id, "crashed-scan", h.clock.now() + timedelta(minutes=5))
 
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == report.expired == report.transient == []
         assert fake.token_requests == []
         held = await stored(h, source_id)
         assert (held.status, held.lease_owner) == ("active", "crashed-scan")
 
         h.clock.advance(timedelta(minutes=6))  # the lease ran out; 4 minutes left
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == [X_LABEL]
         assert fake.refresh_uses(old_refresh) == 1
         source = await stored(h, source_id)
@@ -383,7 +383,7 @@ async def test_a_crash_after_x_answered_ends_expired_with_a_reason_and_a_notice(
         await set_lease(h, source_id, "crashed-scan", h.clock.now() + timedelta(minutes=5))
 
         h.clock.advance(timedelta(minutes=6))
-        report = await h.services.scan.run()
+        report = await h.scan()
 
         assert report.expired == [X_LABEL]
         assert fake.refresh_uses(old_refresh) == 2
@@ -399,7 +399,7 @@ async def test_a_crash_after_x_answered_ends_expired_with_a_reason_and_a_notice(
         await expect_one_expiry_notice(h, X_LABEL, reason)
         assert len(await stored_tokens(h, source_id)) == 1
 
-        await h.services.scan.run()  # said once
+        await h.scan()  # said once
         assert len(expiry_notices(h)) == 1
         assert fake.refresh_uses(old_refresh) == 2
 
@@ -445,7 +445,7 @@ async def test_x_down_keeps_the_source_expiring_past_its_expiry_until_renewal_wo
         fake.fail("refresh", 503, times=2)
 
         h.clock.advance(timedelta(minutes=110))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == report.expired == []
         assert report.transient == [f"{X_LABEL}: X is not answering (HTTP 503)"]
         source = await stored(h, source_id)
@@ -457,12 +457,12 @@ async def test_x_down_keeps_the_source_expiring_past_its_expiry_until_renewal_wo
 
         # Backoff: a scan right away does not ask X again.
         requests = len(fake.token_requests)
-        await h.services.scan.run()
+        await h.scan()
         assert len(fake.token_requests) == requests
 
         # Past the access token's expiry it is still expiring, not expired.
         h.clock.set(expires_at + timedelta(minutes=10))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert len(fake.token_requests) == requests + 1
         assert report.expired == []
         (info,) = await h.services.sources.list(TEAM)
@@ -473,7 +473,7 @@ async def test_x_down_keeps_the_source_expiring_past_its_expiry_until_renewal_wo
 
         # X is back: the next try renews it and the error is gone.
         h.clock.advance(timedelta(minutes=5))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == [X_LABEL]
         assert fake.refresh_uses(old_refresh) == 1
         source = await stored(h, source_id)
@@ -493,22 +493,22 @@ async def test_backoff_keeps_the_last_chance_before_x_expires(network_bot: Any) 
         fake.fail("refresh", 503, times=3)
 
         h.clock.set(expires_at - timedelta(minutes=14))
-        await h.services.scan.run()  # failure 1: next try in 2 minutes
+        await h.scan()  # failure 1: next try in 2 minutes
         h.clock.advance(timedelta(minutes=2))
-        await h.services.scan.run()  # failure 2: next try in 4 minutes
+        await h.scan()  # failure 2: next try in 4 minutes
         h.clock.advance(timedelta(minutes=4))
-        await h.services.scan.run()  # failure 3: 8 minutes would pass the expiry
+        await h.scan()  # failure 3: 8 minutes would pass the expiry
         source = await stored(h, source_id)
         assert source.failures == 3
         assert source.next_attempt_at == expires_at - LAST_CHANCE
         assert len(fake.token_requests) == 3
 
         h.clock.set(expires_at - LAST_CHANCE - timedelta(minutes=1))
-        await h.services.scan.run()
+        await h.scan()
         assert len(fake.token_requests) == 3
 
         h.clock.set(expires_at - LAST_CHANCE)
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == [X_LABEL]
         assert fake.refresh_uses(old_refresh) == 1
         assert (await stored(h, source_id)).status == "active"
@@ -520,7 +520,7 @@ async def test_x_rate_limit_is_respected_with_retry_after(network_bot: Any) -> N
         h.clock.advance(timedelta(minutes=105))  # 15 minutes left
         fake.fail("refresh", 429, retry_after=300)
 
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.transient == [f"{X_LABEL}: X asked us to slow down"]
         source = await stored(h, source_id)
         assert source.status == "expiring"
@@ -530,11 +530,11 @@ async def test_x_rate_limit_is_respected_with_retry_after(network_bot: Any) -> N
         assert "renewal failing: X asked us to slow down" in await sources_reply(h)
 
         h.clock.advance(timedelta(minutes=3))  # past the backoff, not past Retry-After
-        await h.services.scan.run()
+        await h.scan()
         assert len(fake.token_requests) == 1
 
         h.clock.advance(timedelta(minutes=2))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == [X_LABEL]
         source = await stored(h, source_id)
         assert (source.status, source.last_error) == ("active", None)
@@ -548,10 +548,10 @@ async def test_x_unreachable_is_transient(network_bot: Any) -> None:
         await fake.stop()  # connection refused from now on
 
         h.clock.advance(timedelta(minutes=110))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.transient == [f"{X_LABEL}: X could not be reached"]
         h.clock.set(expires_at + timedelta(hours=1))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.expired == []
         source = await stored(h, source_id)
         assert source.status == "expiring"
@@ -569,7 +569,7 @@ async def test_x_timing_out_is_transient(network_bot: Any, monkeypatch: Any) -> 
         h.clock.advance(timedelta(minutes=110))
         fake.hang("refresh", 5)
 
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == report.expired == []
         assert len(report.transient) == 1
         source = await stored(h, source_id)
@@ -591,7 +591,7 @@ async def test_renewal_failing_longer_than_the_budget_expires_with_one_notice(
         fake.fail("refresh", 503, times=1000)
 
         h.clock.advance(timedelta(minutes=110))
-        await h.services.scan.run()
+        await h.scan()
         failing_since = (await stored(h, source_id)).failing_since
         assert failing_since == h.clock.now()
 
@@ -601,7 +601,7 @@ async def test_renewal_failing_longer_than_the_budget_expires_with_one_notice(
             retry_at = (await stored(h, source_id)).next_attempt_at
             assert retry_at is not None
             h.clock.set(retry_at)
-            report = await h.services.scan.run()
+            report = await h.scan()
             tries += 1
             assert len(fake.token_requests) == tries < 100
             if h.clock.now() - failing_since > budget:
@@ -619,7 +619,7 @@ async def test_renewal_failing_longer_than_the_budget_expires_with_one_notice(
         await expect_one_expiry_notice(h, X_LABEL, reason)
 
         h.clock.advance(timedelta(hours=3))
-        await h.services.scan.run()
+        await h.scan()
         assert len(expiry_notices(h)) == 1
 
 
@@ -631,10 +631,10 @@ async def test_the_scan_reports_a_source_expired_by_the_failure_budget_as_expire
         source_id, _ = await x_source(h, fake)
         fake.fail("refresh", 503, times=1000)
         h.clock.advance(timedelta(minutes=110))
-        await h.services.scan.run()
+        await h.scan()
         h.clock.advance(timedelta(hours=2))  # failing for two hours, past the budget
 
-        report = await h.services.scan.run()
+        report = await h.scan()
 
         assert (await stored(h, source_id)).status == "expired"
         assert report.expired == [X_LABEL]
@@ -652,19 +652,19 @@ async def test_health_check_does_not_expire_a_source_whose_renewal_is_failing(
         expires_at = (await stored(h, source_id)).expires_at
         assert expires_at is not None
         if checked:
-            await h.services.scan.run()  # today's health check passes
+            await h.scan()  # today's health check passes
         fake.fail("refresh", 503, times=1000)
 
         h.clock.advance(timedelta(minutes=110))
-        await h.services.scan.run()  # renewal starts failing
+        await h.scan()  # renewal starts failing
         if checked:
             # A day after the health check; renewal has failed for 22 hours.
             h.clock.advance(timedelta(hours=22, minutes=11))
         else:
             h.clock.set(expires_at + timedelta(minutes=5))
-        await h.services.scan.run()  # renewal fails again, past the token's expiry
+        await h.scan()  # renewal fails again, past the token's expiry
         h.clock.advance(timedelta(minutes=1))
-        await h.services.scan.run()  # a scan during the backoff
+        await h.scan()  # a scan during the backoff
 
         source = await stored(h, source_id)
         assert source.status == "expiring"
@@ -728,7 +728,7 @@ async def test_a_refused_refresh_token_expires_the_source_with_the_reason(
         assert expires_at is not None
 
         h.clock.set(expires_at - case.window + timedelta(minutes=5))
-        report = await h.services.scan.run()
+        report = await h.scan()
 
         label = f"{case.title} · Acme"
         assert report.expired == [label]
@@ -745,7 +745,7 @@ async def test_a_refused_refresh_token_expires_the_source_with_the_reason(
 
         # Final: no more tries, no second notice.
         h.clock.advance(timedelta(hours=1))
-        await h.services.scan.run()
+        await h.scan()
         assert fake.refresh_uses(refresh) == 1
         assert len(expiry_notices(h)) == 1
 
@@ -773,7 +773,7 @@ async def test_graph_code_190_ends_renewal_with_the_subcode_in_plain_words(
         fake.revoke("17841400000000001", subcode=subcode)
 
         h.clock.advance(timedelta(days=55))  # inside the last 7 days
-        report = await h.services.scan.run()
+        report = await h.scan()
 
         label = f"{title} · Acme"
         assert report.expired == [label]
@@ -808,18 +808,18 @@ async def test_the_daily_health_check_finds_a_revoked_token(
         fake.add_account("acct-1", "Acme")
         # A month left: no renewal is due during the test, only health checks.
         source_id = await import_live(h, fake, "acct-1", "Acme", lifetime=timedelta(days=30))
-        await h.services.scan.run()
+        await h.scan()
         assert identity_calls(fake) == 1
         assert (await stored(h, source_id)).status == "active"
 
         fake.revoke("acct-1")  # the person removed the app, long before the token's expiry
         h.clock.advance(timedelta(hours=23))
-        await h.services.scan.run()
+        await h.scan()
         assert identity_calls(fake) == 1  # checked less than a day ago
         assert (await stored(h, source_id)).status == "active"
 
         h.clock.advance(timedelta(hours=1, minutes=1))
-        report = await h.services.scan.run()
+        report = await h.scan()
         label = f"{title} · Acme"
         assert report.expired == [label]
         assert identity_calls(fake) == 2
@@ -845,13 +845,13 @@ async def test_linkedin_without_a_refresh_token_expires_with_its_token_without_a
         assert source.expires_at == START + timedelta(days=60)
 
         h.clock.advance(timedelta(days=55))  # inside the 7-day window of renewable ones
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.renewed == []
         assert fake.token_requests == []
         assert (await stored(h, source_id)).status == "expiring"
 
         h.clock.set(START + timedelta(days=60, minutes=1))
-        report = await h.services.scan.run()
+        report = await h.scan()
         assert report.expired == ["LinkedIn · Acme Corp"]
         assert fake.token_requests == []
         assert identity_calls(fake) == 1  # only the first scan's health check
@@ -892,23 +892,23 @@ async def test_health_checks_are_bounded_per_network_and_spread_over_scans(
         )
         assert await h.rows("SELECT count(*) FROM sources WHERE checked_at IS NULL") == [(30,)]
 
-        await h.services.scan.run()
+        await h.scan()
         assert identity_calls(fake) == HEALTH_CHECKS_PER_NETWORK == 25
         assert await h.rows("SELECT count(*) FROM sources WHERE checked_at IS NULL") == [(5,)]
 
         h.clock.advance(timedelta(minutes=5))
-        await h.services.scan.run()
+        await h.scan()
         assert identity_calls(fake) == 30
         assert await h.rows("SELECT count(*) FROM sources WHERE checked_at IS NULL") == [(0,)]
         checked = {request.authorization for request in fake.requests}
         assert len(checked) == 30  # every source's own token, once
 
         h.clock.advance(timedelta(hours=23))
-        await h.services.scan.run()
+        await h.scan()
         assert identity_calls(fake) == 30
 
         h.clock.advance(timedelta(hours=1))  # a day after the first scan's checks
-        await h.services.scan.run()
+        await h.scan()
         assert identity_calls(fake) == 55
 
 

@@ -9,13 +9,26 @@ from typing import Any
 
 from bot import ids
 from bot.blocks import Block
-from bot.blocks.base import actions, button, channel_link, context, divider, header, plain, section
+from bot.blocks.base import (
+    actions,
+    button,
+    channel_link,
+    context,
+    divider,
+    escape,
+    header,
+    mention,
+    plain,
+    section,
+)
 from bot.blocks.sources import source_list_blocks
 from bot.blocks.texts import HOME_MORE_HINT
-from bot.domain import SourceInfo
+from bot.domain import DeliveryProblem, SourceInfo
 from bot.networks import Network
 
 MAX_HOME_BLOCKS = 100
+MAX_PROBLEMS = 5
+TRY_AGAIN = "Try again"
 
 
 @dataclass(frozen=True)
@@ -30,8 +43,10 @@ def home_view(
     networks: Sequence[Network],
     settings: HomeSettings,
     now: datetime,
+    problems: Sequence[DeliveryProblem] = (),
 ) -> dict[str, Any]:
     blocks: list[Block] = [header("Sources")]
+    blocks.extend(problem_blocks(problems))
     broken = [source for source in sources if source.status.needs_reconnect]
     if broken:
         noun = "source has" if len(broken) == 1 else "sources have"
@@ -53,6 +68,30 @@ def home_view(
     blocks.extend(source_list_blocks(sources, now, budget, HOME_MORE_HINT))
     blocks.extend(tail)
     return {"type": "home", "blocks": blocks}
+
+
+def problem_blocks(problems: Sequence[DeliveryProblem]) -> list[Block]:
+    """What the bot could not deliver, said where a person looks, with a way to try again."""
+    if not problems:
+        return []
+    lines = [f":warning: {problem_sentence(problem)}" for problem in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"…and {len(problems) - MAX_PROBLEMS} more.")
+    return [
+        section("\n".join(lines)),
+        actions(button(TRY_AGAIN, ids.RETRY_DELIVERIES, value="retry"), block_id="deliveries"),
+    ]
+
+
+def problem_sentence(problem: DeliveryProblem) -> str:
+    where = problem.where or "Slack"
+    if where.startswith(("C", "G")):
+        where = channel_link(where)
+    elif where.startswith(("U", "W")):
+        where = mention(where)
+    else:
+        where = escape(where)
+    return f"{problem.what} can't be posted to {where}: {escape(problem.reason)}."
 
 
 def _connect_actions(networks: Sequence[Network]) -> Block:

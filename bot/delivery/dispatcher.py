@@ -113,6 +113,8 @@ class Dispatcher:
         self._limit = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._rounds = 0  # rounds under way in this process
+        self._idle = asyncio.Condition()
 
     def add(self, sender: Sender) -> None:
         for kind in sender.kinds:
@@ -122,17 +124,28 @@ class Dispatcher:
         """One round: claim what is due (one row per order key) and deliver it; return how
         many rows were tried."""
         report = report or DrainReport()
-        rows = await self.outbox.claim(BATCH, kinds=list(self.senders))
-        if rows:
-            await asyncio.gather(*(self._deliver(row, report) for row in rows))
-        return len(rows)
+        self._rounds += 1
+        try:
+            rows = await self.outbox.claim(BATCH, kinds=list(self.senders))
+            if rows:
+                await asyncio.gather(*(self._deliver(row, report) for row in rows))
+            return len(rows)
+        finally:
+            self._rounds -= 1
+            async with self._idle:
+                self._idle.notify_all()
 
     async def drain(self, max_rounds: int = 10_000) -> DrainReport:
-        """Deliver until nothing is due now (rows waiting for a later retry stay queued)."""
+        """Deliver until nothing is due now and no round of this process is under way (rows
+        waiting for a later retry stay queued)."""
         report = DrainReport()
         for _ in range(max_rounds):
-            if not await self.deliver_due(report):
+            if await self.deliver_due(report):
+                continue
+            if not self._rounds:
                 break
+            async with self._idle:  # the background loop holds rows; let it finish them
+                await self._idle.wait_for(lambda: not self._rounds)
         return report
 
     async def _deliver(self, row: Claimed, report: DrainReport) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -66,6 +66,33 @@ def enqueue(
     session.add(row)
     session.info[OUTBOX_ENQUEUED] = True
     return row
+
+
+async def requeue_failed(
+    session: AsyncSession, workspace_id: str, now: datetime, kinds: Sequence[str] | None = None
+) -> int:
+    """In ``session``'s transaction: make a workspace's failed rows due again, with a fresh
+    retry budget (``created_at`` moves to now: the budget counts from the person's fix)."""
+    conditions = [OutboxMessage.workspace_id == workspace_id, OutboxMessage.status == FAILED]
+    if kinds is not None:
+        conditions.append(OutboxMessage.kind.in_(kinds))
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(*conditions)
+        .values(status=PENDING, next_attempt_at=now, attempts=0, created_at=now)
+    )
+    session.info[OUTBOX_ENQUEUED] = True
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def forget_sent(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete rows delivered or dropped before ``cutoff`` (with their webhook attempts)."""
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_([DELIVERED, DROPPED]), OutboxMessage.created_at < cutoff
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def new_key(prefix: str) -> str:
@@ -325,17 +352,8 @@ class Outbox:
 
     async def retry_failed(self, workspace_id: str, kinds: Sequence[str] | None = None) -> int:
         """A person fixed something: try the workspace's failed rows again, now."""
-        conditions = [OutboxMessage.workspace_id == workspace_id, OutboxMessage.status == FAILED]
-        if kinds is not None:
-            conditions.append(OutboxMessage.kind.in_(kinds))
         async with self.db.begin() as session:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(*conditions)
-                .values(status=PENDING, next_attempt_at=self.clock.now(), attempts=0)
-            )
-            session.info[OUTBOX_ENQUEUED] = True
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return await requeue_failed(session, workspace_id, self.clock.now(), kinds)
 
     async def drop_failed(self, workspace_id: str, kinds: Sequence[str]) -> int:
         """Forget failed rows that can no longer be delivered where they were meant to go."""

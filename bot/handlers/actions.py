@@ -1,4 +1,5 @@
-"""Buttons and selects: Reconnect, Connect, the OAuth link button, the notice channel."""
+"""Buttons and selects: Reconnect, Connect, the OAuth link button, the notice channel, and
+trying failed deliveries again."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from bot.blocks.connect import as_modal, connect_link
 from bot.blocks.replies import short
 from bot.blocks.texts import SOURCE_GONE
 from bot.services import Services
-from bot.services.connect import ConnectLink, ConnectRefused
+from bot.services.attempts import ConnectRefused
+from bot.services.links import ConnectLink
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -33,7 +35,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await deliver(body, respond, short(SOURCE_GONE))
             return
         try:
-            link = await services.connect.start(team_id, user_id, "", int(value), notice)
+            link = await services.links.start(team_id, user_id, "", int(value), notice)
         except ConnectRefused as refused:
             await deliver(body, respond, short(str(refused)))
         else:
@@ -44,7 +46,7 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         try:
-            link = await services.connect.start(
+            link = await services.links.start(
                 body["team"]["id"], body["user"]["id"], action.get("value", "")
             )
         except ConnectRefused as refused:
@@ -60,6 +62,12 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
         await services.workspaces.set_notify_channel(team_id, action["selected_conversation"])
+        await services.home.publish(team_id, user_id)
+
+    async def retry_deliveries(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        await services.home.retry_deliveries(team_id, user_id)
         await services.home.publish(team_id, user_id)
 
     async def deliver(body: dict[str, Any], respond: AsyncRespond, message: Message) -> None:
@@ -78,6 +86,7 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(connect_network)
     app.action(ids.OPEN_OAUTH_LINK)(open_link)
     app.action(ids.SET_NOTIFY_CHANNEL)(set_channel)
+    app.action(ids.RETRY_DELIVERIES)(retry_deliveries)
 
 
 def link_message(link: ConnectLink) -> Message:

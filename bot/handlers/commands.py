@@ -14,7 +14,7 @@ from bot.blocks.connect import connect_link
 from bot.blocks.replies import help_message, short, sources_list
 from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
 from bot.services import Services
-from bot.services.connect import ConnectRefused
+from bot.services.attempts import ConnectRefused
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def register(app: AsyncApp, services: Services) -> None:
             if not parsed.arg:
                 return short(CONNECT_WHICH.format(example=services.ctx.catalogue.names()[0]))
             try:
-                link = await services.connect.start(team_id, user_id, parsed.arg)
+                link = await services.links.start(team_id, user_id, parsed.arg)
             except ConnectRefused as refused:
                 return short(str(refused))
             return connect_link(link.url, link.network.title, link.minutes)

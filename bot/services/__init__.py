@@ -10,6 +10,7 @@ from bot.services.connect import ConnectService
 from bot.services.context import Context
 from bot.services.digest import DigestService
 from bot.services.home import HomeService
+from bot.services.links import LinkService
 from bot.services.notices import NoticeService
 from bot.services.renewal import RenewalService
 from bot.services.scan import ScanService
@@ -23,6 +24,7 @@ class Services:
     workspaces: WorkspaceService
     sources: SourceService
     notices: NoticeService
+    links: LinkService
     connect: ConnectService
     renewal: RenewalService
     scan: ScanService
@@ -43,6 +45,7 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         workspaces=workspaces,
         sources=sources,
         notices=notices,
+        links=LinkService(ctx, sources, notices),
         connect=ConnectService(ctx, sources, notices),
         renewal=renewal,
         scan=ScanService(ctx, workspaces, notices, renewal),

@@ -1,89 +1,44 @@
-"""Connect attempts: the private link, the redirect to the network, and the callback.
+"""The callback of a connect attempt: check and consume the state, then save what came back.
 
-An attempt is single use, expires after ``LINK_LIFETIME``, and is bound to the Slack user
-who asked for it, the source and notice it is about, and (once opened) the browser that
-opened it. The callback checks and consumes the state before it does anything else.
+A new connection, a reconnection and a wrong-account attempt each commit, in one
+transaction, what they change, the event that says so and the Slack messages that confirm
+it (a reply in the notice's thread, or a DM when no notice lists the source). Slack being
+down therefore delays a confirmation; it never loses one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from datetime import timedelta
-from enum import StrEnum
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import Message
-from bot.blocks.base import escape
 from bot.blocks.notice import connected_dm, reconnected_reply, wrong_account_reply
-from bot.blocks.texts import NOT_CONFIGURED, SOURCE_GONE, UNKNOWN_NETWORK
-from bot.domain import Identity, SourceInfo, TokenSet
+from bot.delivery import outbox
+from bot.domain import Identity, SourceInfo, Status, TokenSet
 from bot.networks import Network
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import NetworkError
-from bot.oauth.secrets import (
-    digest,
-    matches,
-    new_code_verifier,
-    new_secret,
-)
+from bot.oauth.secrets import digest, matches
+from bot.services.attempts import ConnectRefused, Outcome, Result, configured_network, for_page
 from bot.services.context import Context
-from bot.services.notices import NoticeService, OpenNotice
-from bot.services.sources import SourceService, add_credential, mark_connected, upsert_source
-from bot.slack_api import SlackUnavailable
-from bot.store.models import ConnectAttempt, Source
+from bot.services.events import EventType
+from bot.services.notices import NoticeService, notice_order
+from bot.services.sources import (
+    SourceService,
+    add_credential,
+    mark_connected,
+    record_event,
+    upsert_source,
+)
+from bot.store.models import ConnectAttempt, Notice, Source
 
 log = logging.getLogger(__name__)
 
-LINK_LIFETIME = timedelta(minutes=10)
-MIN_SECRET_LENGTH = 43  # what new_secret() makes: 32 random bytes
 # What a network sends back when the person cancels (LinkedIn has its own two words for it).
 DENIALS = {"access_denied", "user_cancelled_authorize", "user_cancelled_login"}
-
-
-class Outcome(StrEnum):
-    CONNECTED = "connected"
-    RECONNECTED = "reconnected"
-    WRONG_ACCOUNT = "wrong_account"
-    DENIED = "denied"
-    LINK_USED = "link_used"
-    LINK_EXPIRED = "link_expired"
-    BAD_LINK = "bad_link"
-    OTHER_BROWSER = "other_browser"
-    NETWORK_ERROR = "network_error"
-
-
-@dataclass(frozen=True)
-class Result:
-    """What happened to a connect attempt, for the page the person sees."""
-
-    outcome: Outcome
-    network_title: str = ""
-    source: SourceInfo | None = None
-    connected: Identity | None = None
-    reason: str | None = None
-    reaches: tuple[str, ...] = ()
-
-
-class ConnectRefused(Exception):
-    """A link cannot be made; the message is a sentence for the person in Slack."""
-
-
-class LinkProblem(Exception):
-    def __init__(self, result: Result) -> None:
-        super().__init__(result.outcome)
-        self.result = result
-
-
-@dataclass(frozen=True)
-class ConnectLink:
-    url: str
-    network: Network
-    minutes: int
-    source: SourceInfo | None
 
 
 class ConnectService:
@@ -91,99 +46,6 @@ class ConnectService:
         self.ctx = ctx
         self.sources = sources
         self.notices = notices
-
-    def network(self, name: str) -> Network:
-        """The configured network called ``name``, or ConnectRefused saying what is missing."""
-        network = self.ctx.catalogue.get(name)
-        if network is None:
-            known = ", ".join(f"`{n}`" for n in self.ctx.catalogue.names())
-            raise ConnectRefused(UNKNOWN_NETWORK.format(name=escape(name), known=known))
-        if not network.configured:
-            raise ConnectRefused(
-                NOT_CONFIGURED.format(title=network.title, prefix=network.name.upper())
-            )
-        return network
-
-    async def start(
-        self,
-        workspace_id: str,
-        user_id: str,
-        network_name: str,
-        source_id: int | None = None,
-        notice: OpenNotice | None = None,
-    ) -> ConnectLink:
-        """Create an attempt and return the private link that starts it."""
-        source = await self.sources.get(source_id) if source_id is not None else None
-        if source_id is not None and (source is None or source.workspace_id != workspace_id):
-            raise ConnectRefused(SOURCE_GONE)
-        network = self.network(source.network if source else network_name)
-        if source is not None and notice is None:
-            notice = await self.notices.open_notice_for(source.id)
-        link_token = new_secret()
-        now = self.ctx.clock.now()
-        async with self.ctx.db.begin() as session:
-            session.add(
-                ConnectAttempt(
-                    link_hash=digest(link_token),
-                    network=network.name,
-                    workspace_id=workspace_id,
-                    user_id=user_id,
-                    source_id=source.id if source else None,
-                    notice_id=notice.id if notice else None,
-                    created_at=now,
-                    expires_at=now + LINK_LIFETIME,
-                )
-            )
-        url = f"{self.ctx.settings.public_url}/oauth/start/{link_token}"
-        minutes = int(LINK_LIFETIME.total_seconds() // 60)
-        return ConnectLink(url=url, network=network, minutes=minutes, source=source)
-
-    async def begin(self, link_token: str, browser: str | None = None) -> tuple[str, str]:
-        """Open a link once: (URL of the network's sign-in page, browser secret for a cookie).
-
-        A browser that already holds a secret keeps it, so that two sign-ins started in one
-        browser can both finish.
-        """
-        now = self.ctx.clock.now()
-        if not browser or len(browser) < MIN_SECRET_LENGTH:
-            browser = new_secret()
-        state = new_secret()
-        async with self.ctx.db.begin() as session:
-            attempt = await session.scalar(
-                select(ConnectAttempt).where(ConnectAttempt.link_hash == digest(link_token))
-            )
-            if attempt is None:
-                raise LinkProblem(Result(Outcome.BAD_LINK))
-            title = self.ctx.catalogue.title(attempt.network)
-            if attempt.started_at is not None or attempt.consumed_at is not None:
-                raise LinkProblem(Result(Outcome.LINK_USED, title))
-            if attempt.expires_at <= now:
-                raise LinkProblem(Result(Outcome.LINK_EXPIRED, title))
-            network = self.network(attempt.network)
-            pages = await self._for_page(session, attempt)
-            verifier = new_code_verifier() if network.pkce else None
-            claimed = await session.execute(
-                update(ConnectAttempt)
-                .where(ConnectAttempt.id == attempt.id, ConnectAttempt.started_at.is_(None))
-                .values(
-                    started_at=now,
-                    state_hash=digest(state),
-                    browser_hash=digest(browser),
-                    code_verifier=self.ctx.cipher.encrypt(verifier) if verifier else None,
-                )
-            )
-            if not claimed.rowcount:  # type: ignore[attr-defined]
-                raise LinkProblem(Result(Outcome.LINK_USED, title))
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
-        return client.authorization_url(state, verifier), browser
-
-    @staticmethod
-    async def _for_page(session: AsyncSession, attempt: ConnectAttempt) -> bool:
-        """Whether the attempt reconnects a page, organization or channel (more scopes)."""
-        if attempt.source_id is None:
-            return False
-        kind = await session.scalar(select(Source.kind).where(Source.id == attempt.source_id))
-        return kind not in (None, "account")
 
     async def complete(
         self, network_name: str, params: dict[str, str], browser: str | None
@@ -195,7 +57,7 @@ class ConnectService:
         attempt = attempt_or_result
         title = self.ctx.catalogue.title(attempt.network)
         try:
-            network = self.network(attempt.network)
+            network = configured_network(self.ctx.catalogue, attempt.network)
         except ConnectRefused as refused:  # the operator removed the app's credentials meanwhile
             return Result(Outcome.NETWORK_ERROR, title, reason=str(refused))
         if "error" in params:
@@ -209,7 +71,7 @@ class ConnectService:
                 Outcome.NETWORK_ERROR, title, reason=f"{title} sent no authorization code."
             )
         async with self.ctx.read() as session:
-            pages = await self._for_page(session, attempt)
+            pages = await for_page(session, attempt)
         client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
         verifier = self.ctx.cipher.decrypt(attempt.code_verifier) if attempt.code_verifier else None
         try:
@@ -259,18 +121,10 @@ class ConnectService:
             source, created = await upsert_source(
                 session, attempt.workspace_id, network.name, identity, now, kind
             )
-            add_credential(session, self.ctx, source, tokens, now)
-            mark_connected(source, network, tokens, now, attempt.user_id, identity.name)
-            source.checked_at = now
-        info = self.sources.info(source, now)
-        assert attempt.user_id is not None  # until API links exist
-        if not await self._confirm(info, attempt.user_id, None):
-            await self._dm(attempt.user_id, connected_dm(info, created))
+            info = await self._save(session, attempt, source, network, identity, tokens, now)
+            await self._confirm(session, attempt, info, created, now)
         log.info(
-            "source %s %s by %s",
-            source.id,
-            "connected" if created else "reconnected",
-            attempt.user_id,
+            "source %s %s by %s", source.id, "connected" if created else "reconnected", who(attempt)
         )
         return Result(Outcome.CONNECTED if created else Outcome.RECONNECTED, network.title, info)
 
@@ -303,15 +157,40 @@ class ConnectService:
             source = await session.get(Source, expected.id, with_for_update=True)
             if source is None:
                 return Result(Outcome.BAD_LINK, network.title)
-            add_credential(session, self.ctx, source, tokens, now)
-            mark_connected(source, network, tokens, now, attempt.user_id, identity.name)
-            source.checked_at = now
-        info = self.sources.info(source, now)
-        assert attempt.user_id is not None  # until API links exist
-        if not await self._confirm(info, attempt.user_id, attempt.notice_id):
-            await self._dm(attempt.user_id, connected_dm(info, created=False))
-        log.info("source %s reconnected by %s", source.id, attempt.user_id)
+            info = await self._save(session, attempt, source, network, identity, tokens, now)
+            await self._confirm(session, attempt, info, False, now)
+        log.info("source %s reconnected by %s", source.id, who(attempt))
         return Result(Outcome.RECONNECTED, info.network_title, info, identity)
+
+    async def _save(
+        self,
+        session: AsyncSession,
+        attempt: ConnectAttempt,
+        source: Source,
+        network: Network,
+        identity: Identity,
+        tokens: TokenSet,
+        now: datetime,
+    ) -> SourceInfo:
+        """Store the tokens and append the event: restored if it was down, else connected."""
+        was_down = source.status != Status.ACTIVE or (
+            source.expires_at is not None and source.expires_at <= now
+        )
+        add_credential(session, self.ctx, source, tokens, now)
+        mark_connected(source, network, tokens, now, who(attempt), identity.name)
+        source.checked_at = now
+        kind = EventType.RESTORED if was_down else EventType.CONNECTED
+        await record_event(
+            session,
+            self.ctx,
+            kind,
+            source,
+            who(attempt),
+            now,
+            by=who(attempt),
+            **{"as": identity.name},
+        )
+        return self.sources.info(source, now)
 
     async def _wrong_account(
         self,
@@ -321,48 +200,98 @@ class ConnectService:
         reaches: tuple[str, ...],
     ) -> Result:
         log.info("connect attempt %s: login does not reach source %s", attempt.id, expected.id)
-        assert attempt.user_id is not None  # until API links exist
-        reply = wrong_account_reply(expected, identity, attempt.user_id, reaches)
-        notice = await self._notice(attempt)
-        if notice is not None:
-            await self._safely(self.ctx.slack.post(notice.channel, reply, thread_ts=notice.ts))
-        else:
-            await self._dm(attempt.user_id, reply)
+        now = self.ctx.clock.now()
+        reply = wrong_account_reply(expected, identity, who(attempt), reaches)
+        async with self.ctx.db.begin() as session:
+            source = await session.get(Source, expected.id)
+            if source is not None:
+                await record_event(
+                    session,
+                    self.ctx,
+                    EventType.WRONG_ACCOUNT,
+                    source,
+                    who(attempt),
+                    now,
+                    by=who(attempt),
+                    account_id=identity.account_id,
+                    **{"as": identity.name},
+                )
+            notice = await self._notice(session, attempt)
+            if notice is not None:
+                self._reply(session, notice, reply, now)
+            elif attempt.user_id:
+                self._dm(session, attempt.workspace_id, attempt.user_id, reply, now)
         return Result(
             Outcome.WRONG_ACCOUNT, expected.network_title, expected, identity, reaches=reaches
         )
 
-    async def _notice(self, attempt: ConnectAttempt) -> OpenNotice | None:
+    async def _notice(self, session: AsyncSession, attempt: ConnectAttempt) -> Notice | None:
+        """The notice the attempt came from, or the newest one still open for its source."""
         if attempt.notice_id is not None:
-            notice = await self.notices.by_id(attempt.notice_id)
+            notice = await session.get(Notice, attempt.notice_id)
             if notice is not None:
                 return notice
         if attempt.source_id is not None:
-            return await self.notices.open_notice_for(attempt.source_id)
+            found = await self.notices.open_notice_for(attempt.source_id)
+            if found is not None:
+                return await session.get(Notice, found.id)
         return None
 
-    async def _confirm(self, source: SourceInfo, user_id: str, preferred: int | None) -> bool:
-        """Reply in the thread of the notice about the source and update every notice that
-        listed it; False when no notice did."""
-        notices = await self.notices.mark_restored(source.id, user_id)
-        if not notices:
-            return False
-        thread = next((n for n in notices if n.id == preferred), notices[-1])
-        await self._safely(
-            self.ctx.slack.post(
-                thread.channel, reconnected_reply(source, user_id), thread_ts=thread.ts
+    async def _confirm(
+        self,
+        session: AsyncSession,
+        attempt: ConnectAttempt,
+        info: SourceInfo,
+        created: bool,
+        now: datetime,
+    ) -> None:
+        """Reply in the thread of the notice about the source (updating every notice that
+        listed it), or DM the person when no notice did."""
+        notices = await self.notices.mark_restored(session, info.id, who(attempt), now)
+        if notices:
+            thread = next((n for n in notices if n.id == attempt.notice_id), notices[-1])
+            notice = await session.get(Notice, thread.id)
+            assert notice is not None
+            self._reply(session, notice, reconnected_reply(info, who(attempt)), now)
+        elif attempt.user_id:
+            self._dm(
+                session, attempt.workspace_id, attempt.user_id, connected_dm(info, created), now
             )
+
+    def _reply(
+        self, session: AsyncSession, notice: Notice, message: Message, now: datetime
+    ) -> None:
+        outbox.enqueue(
+            session,
+            workspace_id=notice.workspace_id,
+            kind=outbox.THREAD_REPLY,
+            key=outbox.new_key(f"notice:{notice.id}:reply"),
+            order_key=notice_order(notice.id),
+            target=notice.channel,
+            payload={"notice_id": notice.id, **message.to_dict()},
+            now=now,
         )
-        for notice in notices:
-            await self._safely(self.notices.refresh_message(notice))
-        return True
 
-    async def _dm(self, user_id: str, message: Message) -> None:
-        await self._safely(self.ctx.slack.post(user_id, message))
+    def _dm(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        user_id: str,
+        message: Message,
+        now: datetime,
+    ) -> None:
+        outbox.enqueue(
+            session,
+            workspace_id=workspace_id,
+            kind=outbox.MESSAGE,
+            key=outbox.new_key(f"dm:{user_id}"),
+            order_key=f"dm:{user_id}",
+            target=user_id,
+            payload={"channel": user_id, **message.to_dict()},
+            now=now,
+        )
 
-    async def _safely(self, call: Awaitable[object]) -> None:
-        """Slack being unavailable must not undo or hide a saved connection."""
-        try:
-            await call
-        except SlackUnavailable as err:
-            log.warning("Slack call after a connect failed: %s", err.reason)
+
+def who(attempt: ConnectAttempt) -> str:
+    """Who is connecting: the Slack user, or the API key that made the link."""
+    return attempt.user_id or attempt.actor or "unknown"

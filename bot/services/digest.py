@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.blocks import Message
 from bot.blocks.digest import DigestContent, digest
+from bot.delivery import outbox
 from bot.domain import Status
 from bot.services.context import Context
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
-from bot.slack_api import SlackUnavailable
 from bot.store.models import DigestRun, Workspace
 
 log = logging.getLogger(__name__)
@@ -97,39 +97,42 @@ class DigestService:
         return posted
 
     async def post(self, workspace: Workspace) -> int:
-        """Post today's digest unless it was already posted (by anyone); return 1 if posted."""
+        """Queue today's digest unless it was already claimed (by anyone); return 1 if queued.
+
+        The day's claim and the outbox row commit together: a quiet day is claimed with
+        nothing to send, and a digest that Slack refuses for a while is retried by the outbox.
+        """
         plan = await self.plan(workspace)
         if plan.channel is None:
             log.warning("workspace %s has no channel for the digest", workspace.id)
             return 0
-        run_id = await self._claim(workspace.id, plan.day)
-        if run_id is None:
-            return 0
-        if plan.content.all_well and not self.ctx.settings.digest_always_post:
-            log.info("digest for %s on %s: all is well, nothing posted", workspace.id, plan.day)
-            return 0
-        try:
-            ts = await self.ctx.slack.post(plan.channel, plan.message)
-        except SlackUnavailable as err:
-            log.warning("could not post the digest to %s: %s", plan.channel, err.reason)
-            async with self.ctx.db.begin() as session:  # release the day so a later run retries
-                await session.execute(delete(DigestRun).where(DigestRun.id == run_id))
-            return 0
-        async with self.ctx.db.begin() as session:
-            await session.execute(
-                update(DigestRun)
-                .where(DigestRun.id == run_id)
-                .values(posted_at=self.ctx.clock.now(), channel=plan.channel, ts=ts)
-            )
-        return 1
-
-    async def _claim(self, workspace_id: str, day: date) -> int | None:
+        quiet = plan.content.all_well and not self.ctx.settings.digest_always_post
+        now = self.ctx.clock.now()
         async with self.ctx.db() as session:
-            run = DigestRun(workspace_id=workspace_id, day=day, claimed_at=self.ctx.clock.now())
+            run = DigestRun(workspace_id=workspace.id, day=plan.day, claimed_at=now)
             session.add(run)
             try:
-                await session.commit()
-            except IntegrityError:
+                await session.flush()
+            except IntegrityError:  # claimed by another run first
                 await session.rollback()
-                return None
-            return run.id
+                return 0
+            if not quiet:
+                outbox.enqueue(
+                    session,
+                    workspace_id=workspace.id,
+                    kind=outbox.DIGEST,
+                    key=f"digest:{workspace.id}:{plan.day.isoformat()}",
+                    order_key=f"digest:{workspace.id}",
+                    target=plan.channel,
+                    payload={"run_id": run.id, "channel": plan.channel, **plan.message.to_dict()},
+                    now=now,
+                )
+            try:
+                await session.commit()
+            except IntegrityError:  # claimed by another run first
+                await session.rollback()
+                return 0
+        if quiet:
+            log.info("digest for %s on %s: all is well, nothing posted", workspace.id, plan.day)
+            return 0
+        return 1

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.blocks.home import HomeSettings, home_view
+from bot.delivery import outbox
+from bot.domain import DeliveryProblem
 from bot.services.context import Context
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
+
+log = logging.getLogger(__name__)
+
+# What a failed row was, as the App Home names it.
+WHAT = {
+    outbox.NOTICE_POST: "Notices",
+    outbox.NOTICE_UPDATE: "Notices",
+    outbox.THREAD_REPLY: "Notices",
+    outbox.DIGEST: "The daily digest",
+    outbox.MESSAGE: "Messages",
+}
 
 
 class HomeService:
@@ -22,5 +37,32 @@ class HomeService:
             digest_hour=self.workspaces.digest_hour(workspace),
             digest_timezone=self.workspaces.digest_timezone(workspace),
         )
-        view = home_view(sources, list(self.ctx.catalogue), settings, self.ctx.clock.now())
+        view = home_view(
+            sources,
+            list(self.ctx.catalogue),
+            settings,
+            self.ctx.clock.now(),
+            await self.problems(team_id),
+        )
         await self.ctx.slack.publish_home(user_id, view)
+
+    async def problems(self, team_id: str) -> list[DeliveryProblem]:
+        """What the outbox gave up on, one line per place and reason."""
+        merged: dict[tuple[str | None, str], DeliveryProblem] = {}
+        for problem in await self.ctx.outbox.problems(team_id):
+            what = WHAT.get(problem.kind, "Messages")
+            key = (problem.target, problem.error)
+            earlier = merged.get(key)
+            if earlier is not None:  # notices and their replies in one channel: one line
+                what = earlier.what if earlier.what == "Notices" else what
+                count = earlier.count + problem.count
+            else:
+                count = problem.count
+            merged[key] = DeliveryProblem(what, problem.target, problem.error, count)
+        return list(merged.values())
+
+    async def retry_deliveries(self, team_id: str, user_id: str) -> int:
+        """The person fixed something (invited the bot, say): try what failed again."""
+        retried = await self.ctx.outbox.retry_failed(team_id)
+        log.info("%s asked to retry %s failed deliveries in %s", user_id, retried, team_id)
+        return retried

@@ -1,9 +1,10 @@
-"""Notices: claimed in the database before posting, so each one is posted once.
+"""Notices: claimed in the database with their outbox row, so each one is posted once.
 
 An expiry notice announces a source's expiry episode (key ``expiry:{episode}``); an early
 warning announces that its current token expires within N days (key
 ``warn{N}:{expiry timestamp}``, so a new token gets new warnings). A unique (source, key)
-row is claimed first; only the scan that claims it posts.
+row is claimed together with the outbox row that posts the notice; only the scan whose claim
+commits queues it, and the outbox delivers it at least once.
 """
 
 from __future__ import annotations
@@ -13,25 +14,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import Message
 from bot.blocks.notice import NoticeEntry, expiry_notice, warning_notice
+from bot.delivery import outbox
 from bot.delivery.slack import RenderedNotice
 from bot.domain import Status
 from bot.services.context import Context
-from bot.services.sources import SourceService, renews_by_itself
+from bot.services.events import SCAN, EventType
+from bot.services.sources import SourceService, record_event, renews_by_itself
 from bot.services.workspaces import WorkspaceService
-from bot.slack_api import SlackUnavailable
-from bot.store.models import Notice, NoticeItem, Source, Workspace
+from bot.store.models import Notice, NoticeItem, OutboxMessage, Source, Workspace
 
 log = logging.getLogger(__name__)
 
 EXPIRY = "expiry"
 WARNING = "warning"
-# A claim whose post never got its ts (a crash between claim and post) is retried after this.
-STALE_CLAIM = timedelta(minutes=5)
 
 
 def expiry_key(source: Source) -> str:
@@ -51,13 +52,19 @@ def warning_threshold(
     return min(crossed) if crossed and left > timedelta(0) else None
 
 
+def notice_order(notice_id: int) -> str:
+    """The order key of everything about one notice: its post, updates and thread replies."""
+    return f"notice:{notice_id}"
+
+
 @dataclass(frozen=True)
 class OpenNotice:
-    """Where a source's trouble was announced, for thread replies and updates."""
+    """Where a source's trouble was announced, for thread replies and updates (``ts`` is None
+    until the outbox has posted it)."""
 
     id: int
     channel: str
-    ts: str
+    ts: str | None
 
 
 class NoticeService:
@@ -67,7 +74,7 @@ class NoticeService:
         self.workspaces = workspaces
 
     async def post_pending(self, workspace: Workspace) -> int:
-        """Post one notice for expired sources whose episode has none yet; return posts."""
+        """Queue one notice for expired sources whose episode has none yet; return notices."""
         channel = self.workspaces.notify_channel(workspace)
         async with self.ctx.read() as session:
             broken = (
@@ -78,9 +85,8 @@ class NoticeService:
                     )
                 )
             ).all()
-        return await self._claim_and_post(
-            workspace.id, channel, EXPIRY, [(source, expiry_key(source)) for source in broken]
-        )
+        keyed = [(source, expiry_key(source), None) for source in broken]
+        return await self._claim(workspace.id, channel, EXPIRY, keyed)
 
     async def post_warnings(self, workspace: Workspace) -> int:
         """Warn ahead about sources a person must reconnect: each threshold once per token."""
@@ -100,7 +106,7 @@ class NoticeService:
                     )
                 )
             ).all()
-        due = []
+        due: list[tuple[Source, str, int | None]] = []
         for source in candidates:
             assert source.expires_at is not None
             # A source that renews by itself only needs a person while renewal is failing.
@@ -109,105 +115,71 @@ class NoticeService:
                 continue
             threshold = warning_threshold(source.expires_at, now, days)
             if threshold is not None:
-                due.append((source, warning_key(threshold, source.expires_at)))
-        return await self._claim_and_post(workspace.id, channel, WARNING, due)
-
-    async def _claim_and_post(
-        self, workspace_id: str, channel: str | None, kind: str, keyed: list[tuple[Source, str]]
-    ) -> int:
-        if keyed and channel is None:
-            log.warning("workspace %s has news for a %s notice but no channel", workspace_id, kind)
-            return 0
-        posted = 0
-        if keyed and channel is not None:
-            notice_id = await self._claim(workspace_id, channel, kind, keyed)
-            if notice_id is not None and await self._post(notice_id):
-                posted += 1
-        for stale_id in await self._reclaim_stale(workspace_id, kind):
-            if await self._post(stale_id):
-                posted += 1
-        return posted
+                due.append((source, warning_key(threshold, source.expires_at), threshold))
+        return await self._claim(workspace.id, channel, WARNING, due)
 
     async def _claim(
-        self, workspace_id: str, channel: str, kind: str, keyed: list[tuple[Source, str]]
-    ) -> int | None:
+        self,
+        workspace_id: str,
+        channel: str | None,
+        kind: str,
+        keyed: Sequence[tuple[Source, str, int | None]],
+    ) -> int:
+        """Claim the news not yet announced and queue its notice, in one transaction."""
+        if not keyed:
+            return 0
+        if channel is None:
+            log.warning("workspace %s has news for a %s notice but no channel", workspace_id, kind)
+            return 0
         now = self.ctx.clock.now()
         async with self.ctx.db() as session:
             announced = {
                 (source_id, key)
                 for source_id, key in await session.execute(
                     select(NoticeItem.source_id, NoticeItem.key).where(
-                        NoticeItem.source_id.in_([source.id for source, _ in keyed])
+                        NoticeItem.source_id.in_([source.id for source, _, _ in keyed])
                     )
                 )
             }
-            fresh = [(source, key) for source, key in keyed if (source.id, key) not in announced]
+            fresh = [item for item in keyed if (item[0].id, item[1]) not in announced]
             if not fresh:
-                return None
+                return 0
             notice = Notice(workspace_id=workspace_id, kind=kind, channel=channel, created_at=now)
             session.add(notice)
             await session.flush()
             session.add_all(
                 NoticeItem(notice_id=notice.id, source_id=source.id, key=key)
-                for source, key in fresh
+                for source, key, _ in fresh
             )
+            outbox.enqueue(
+                session,
+                workspace_id=workspace_id,
+                kind=outbox.NOTICE_POST,
+                key=f"notice:{notice.id}:post",
+                order_key=notice_order(notice.id),
+                target=channel,
+                payload={"notice_id": notice.id},
+                now=now,
+            )
+            for source, _, days in fresh:
+                if days is not None:
+                    await record_event(
+                        session,
+                        self.ctx,
+                        EventType.EXPIRING,
+                        source,
+                        SCAN,
+                        now,
+                        days=days,
+                        expires_at=source.expires_at.isoformat() if source.expires_at else None,
+                    )
             try:
                 await session.commit()
             except IntegrityError:
-                # Another scan claimed (some of) these first; it posts them.
+                # Another scan claimed (some of) these first; its notice announces them.
                 await session.rollback()
-                return None
-            return notice.id
-
-    async def _reclaim_stale(self, workspace_id: str, kind: str) -> list[int]:
-        now = self.ctx.clock.now()
-        cutoff = now - STALE_CLAIM
-        reclaimed = []
-        async with self.ctx.db.begin() as session:
-            ids = (
-                await session.scalars(
-                    select(Notice.id).where(
-                        Notice.workspace_id == workspace_id,
-                        Notice.kind == kind,
-                        Notice.ts.is_(None),
-                        Notice.created_at < cutoff,
-                    )
-                )
-            ).all()
-            for notice_id in ids:
-                result = await session.execute(
-                    update(Notice)
-                    .where(Notice.id == notice_id, Notice.ts.is_(None), Notice.created_at < cutoff)
-                    .values(created_at=now)
-                )
-                if result.rowcount:  # type: ignore[attr-defined]
-                    reclaimed.append(notice_id)
-        return reclaimed
-
-    async def _post(self, notice_id: int) -> bool:
-        notice, message = await self.render(notice_id)
-        try:
-            ts = await self.ctx.slack.post(notice.channel, message)
-        except SlackUnavailable as err:
-            log.warning(
-                "could not post notice %s to %s: %s",
-                notice_id,
-                notice.channel,
-                err.reason,
-            )
-            # Release the claim so the next scan tries again.
-            async with self.ctx.db.begin() as session:
-                await session.execute(delete(NoticeItem).where(NoticeItem.notice_id == notice_id))
-                await session.execute(delete(Notice).where(Notice.id == notice_id))
-            return False
-        async with self.ctx.db.begin() as session:
-            await session.execute(
-                update(Notice)
-                .where(Notice.id == notice_id)
-                .values(ts=ts, posted_at=self.ctx.clock.now())
-            )
-        log.info("posted %s notice %s to %s", notice.kind, notice_id, notice.channel)
-        return True
+                return 0
+        return 1
 
     async def render(self, notice_id: int) -> tuple[Notice, Message]:
         now = self.ctx.clock.now()
@@ -242,16 +214,12 @@ class NoticeService:
         return RenderedNotice(channel=notice.channel, ts=notice.ts, message=message)
 
     async def open_notice_for(self, source_id: int) -> OpenNotice | None:
-        """The newest posted notice that lists the source and is not yet resolved for it."""
+        """The newest notice that lists the source and is not yet resolved for it."""
         async with self.ctx.read() as session:
             notice = await session.scalar(
                 select(Notice)
                 .join(NoticeItem, NoticeItem.notice_id == Notice.id)
-                .where(
-                    NoticeItem.source_id == source_id,
-                    NoticeItem.restored_at.is_(None),
-                    Notice.ts.is_not(None),
-                )
+                .where(NoticeItem.source_id == source_id, NoticeItem.restored_at.is_(None))
                 .order_by(Notice.id.desc())
                 .limit(1)
             )
@@ -269,48 +237,75 @@ class NoticeService:
                 )
             )
 
-    async def mark_restored(self, source_id: int, user_id: str) -> list[OpenNotice]:
-        """Mark the source restored in every notice that still lists it as open; return those."""
-        now = self.ctx.clock.now()
-        async with self.ctx.db.begin() as session:
-            notice_ids = (
-                await session.scalars(
-                    select(NoticeItem.notice_id).where(
-                        NoticeItem.source_id == source_id, NoticeItem.restored_at.is_(None)
+    async def mark_restored(
+        self, session: AsyncSession, source_id: int, by: str, now: datetime
+    ) -> list[OpenNotice]:
+        """In ``session``'s transaction: mark the source restored in every notice that still
+        lists it as open, queue an update of each, and return them."""
+        notice_ids = sorted(
+            set(
+                (
+                    await session.scalars(
+                        select(NoticeItem.notice_id).where(
+                            NoticeItem.source_id == source_id, NoticeItem.restored_at.is_(None)
+                        )
                     )
-                )
-            ).all()
-            await session.execute(
-                update(NoticeItem)
-                .where(NoticeItem.source_id == source_id, NoticeItem.restored_at.is_(None))
-                .values(restored_at=now, restored_by=user_id)
+                ).all()
             )
-            for notice_id in set(notice_ids):
-                still_open = await session.scalar(
-                    select(NoticeItem.id).where(
-                        NoticeItem.notice_id == notice_id, NoticeItem.restored_at.is_(None)
-                    )
+        )
+        if not notice_ids:
+            return []
+        await session.execute(
+            update(NoticeItem)
+            .where(NoticeItem.source_id == source_id, NoticeItem.restored_at.is_(None))
+            .values(restored_at=now, restored_by=by)
+        )
+        notices = []
+        for notice_id in notice_ids:
+            still_open = await session.scalar(
+                select(NoticeItem.id).where(
+                    NoticeItem.notice_id == notice_id, NoticeItem.restored_at.is_(None)
                 )
-                if still_open is None:
-                    await session.execute(
-                        update(Notice)
-                        .where(Notice.id == notice_id, Notice.resolved_at.is_(None))
-                        .values(resolved_at=now)
-                    )
-            notices = (
-                await session.scalars(
-                    select(Notice).where(Notice.id.in_(notice_ids)).order_by(Notice.id)
+            )
+            if still_open is None:
+                await session.execute(
+                    update(Notice)
+                    .where(Notice.id == notice_id, Notice.resolved_at.is_(None))
+                    .values(resolved_at=now)
                 )
-            ).all()
-        return [notice for notice in map(_open, notices) if notice is not None]
+            notice = await session.get(Notice, notice_id)
+            assert notice is not None
+            await queue_update(session, notice, now)
+            notices.append(OpenNotice(id=notice.id, channel=notice.channel, ts=notice.ts))
+        return notices
 
-    async def refresh_message(self, notice: OpenNotice) -> None:
-        """Edit the posted notice to show what is restored so far."""
-        _, message = await self.render(notice.id)
-        await self.ctx.slack.update(notice.channel, notice.ts, message)
+
+async def queue_update(session: AsyncSession, notice: Notice, now: datetime) -> None:
+    """Queue an edit of the notice unless one is already waiting: it renders at send time,
+    so one pending edit shows every change made before it goes out."""
+    waiting = await session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.order_key == notice_order(notice.id),
+            OutboxMessage.kind == outbox.NOTICE_UPDATE,
+            OutboxMessage.status == outbox.PENDING,
+            OutboxMessage.lease_owner.is_(None),
+        )
+    )
+    if waiting is not None:
+        return
+    outbox.enqueue(
+        session,
+        workspace_id=notice.workspace_id,
+        kind=outbox.NOTICE_UPDATE,
+        key=outbox.new_key(f"notice:{notice.id}:update"),
+        order_key=notice_order(notice.id),
+        target=notice.channel,
+        payload={"notice_id": notice.id},
+        now=now,
+    )
 
 
 def _open(notice: Notice | None) -> OpenNotice | None:
-    if notice is None or notice.ts is None:
+    if notice is None:
         return None
     return OpenNotice(id=notice.id, channel=notice.channel, ts=notice.ts)

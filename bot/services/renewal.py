@@ -18,11 +18,18 @@ from enum import StrEnum
 
 from sqlalchemy import or_, update
 
-from bot.domain import LastError, Status
+from bot.domain import LastError, Status, TokenSet
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
-from bot.services.sources import add_credential, current_credential, decrypt, mark_connected
+from bot.services.events import SCAN, EventType
+from bot.services.sources import (
+    add_credential,
+    current_credential,
+    decrypt,
+    mark_connected,
+    record_event,
+)
 from bot.store.models import Source
 
 log = logging.getLogger(__name__)
@@ -48,12 +55,14 @@ class RenewalResult:
     reason: str = ""
 
 
-def is_due(source: Source, renew_before: timedelta, now: datetime) -> bool:
-    """Renewable, inside its renewal window, and past any backoff."""
+def is_due(source: Source, renew_before: timedelta, now: datetime, force: bool = False) -> bool:
+    """Renewable, inside its renewal window (or ``force``), and past any backoff."""
     if not source.renewable or source.expires_at is None:
         return False
     if Status(source.status).needs_reconnect:
         return False
+    if force:
+        return True
     if source.expires_at - now > renew_before:
         return False
     return source.next_attempt_at is None or source.next_attempt_at <= now
@@ -75,14 +84,17 @@ class RenewalService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def renew(self, source_id: int) -> RenewalResult:
+    async def renew(
+        self, source_id: int, *, actor: str = SCAN, force: bool = False
+    ) -> RenewalResult:
+        """Renew if due (or ``force``); ``actor`` is who asked, for the event log."""
         now = self.ctx.clock.now()
         owner = str(uuid.uuid4())
         stale = await self._claim(source_id, owner, now)
         if stale is None:
             return RenewalResult(Renewed.HELD)
         try:
-            return await self._renew_claimed(source_id, owner, stale)
+            return await self._renew_claimed(source_id, owner, stale, actor, force)
         finally:
             await self._release(source_id, owner)
 
@@ -103,7 +115,9 @@ class RenewalService:
             )
             return stale if result.rowcount else None  # type: ignore[attr-defined]
 
-    async def _renew_claimed(self, source_id: int, owner: str, stale: bool) -> RenewalResult:
+    async def _renew_claimed(
+        self, source_id: int, owner: str, stale: bool, actor: str, force: bool
+    ) -> RenewalResult:
         now = self.ctx.clock.now()
         async with self.ctx.read() as session:  # re-read: another scan may have just renewed it
             source = await session.get(Source, source_id)
@@ -111,20 +125,20 @@ class RenewalService:
         network = self.ctx.catalogue.get(source.network) if source else None
         if source is None or network is None or credential is None:
             return RenewalResult(Renewed.NOT_DUE)
-        if not network.configured or not is_due(source, network.renew_before, now):
+        if not network.configured or not is_due(source, network.renew_before, now, force):
             return RenewalResult(Renewed.NOT_DUE)
         client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
         try:
             tokens = await client.renew(decrypt(self.ctx, credential), now)
         except TransientError as err:
-            if await self._transient(source, err, now):
+            if await self._transient(source, err, now, actor):
                 return RenewalResult(Renewed.FINAL, err.reason)
             return RenewalResult(Renewed.TRANSIENT, err.reason)
         except CredentialRejected as err:
             reason = err.reason
             if stale:
                 reason += " (an earlier renewal was interrupted)"
-            await expire(self.ctx, source.id, reason, now, revoked=err.revoked)
+            await expire(self.ctx, source.id, reason, now, revoked=err.revoked, actor=actor)
             return RenewalResult(Renewed.FINAL, reason)
         async with self.ctx.db.begin() as session:
             fresh = await session.get(Source, source_id)
@@ -138,36 +152,47 @@ class RenewalService:
             mark_connected(fresh, network, tokens, now)
             fresh.lease_owner = None
             fresh.lease_until = None
+            await record_event(
+                session, self.ctx, EventType.RENEWED, fresh, actor, now, expires_at=_iso(tokens)
+            )
         log.info("source %s renewed until %s", source_id, tokens.expires_at)
         return RenewalResult(Renewed.RENEWED)
 
-    async def _transient(self, source: Source, err: TransientError, now: datetime) -> bool:
+    async def _transient(
+        self, source: Source, err: TransientError, now: datetime, actor: str
+    ) -> bool:
         """Record a passing failure; True when the failures outlasted the budget and the
         source was expired instead."""
         failing_since = source.failing_since or now
         if now - failing_since > self.ctx.settings.renewal_failure_budget:
             hours = int(self.ctx.settings.renewal_failure_budget.total_seconds() // 3600)
             reason = f"{err.reason}; renewal kept failing for {hours} hours"
-            return await expire(self.ctx, source.id, reason, now)
+            return await expire(self.ctx, source.id, reason, now, actor=actor)
         failures = source.failures + 1
         retry_at = next_attempt(failures, now, source.expires_at)
         if err.retry_after is not None:
             retry_at = max(retry_at, now + timedelta(seconds=err.retry_after))
         async with self.ctx.db.begin() as session:
-            await session.execute(
-                update(Source)
-                .where(
-                    Source.id == source.id, Source.status.not_in([Status.EXPIRED, Status.REVOKED])
+            fresh = await session.get(Source, source.id, populate_existing=True)
+            if fresh is None or Status(fresh.status).needs_reconnect:
+                return False
+            fresh.status = Status.EXPIRING
+            fresh.failures = failures
+            fresh.failing_since = failing_since
+            fresh.next_attempt_at = retry_at
+            fresh.last_error = LastError("transient", err.reason, now).to_json()
+            fresh.updated_at = now
+            if failures == 1:  # a streak starts; later failures of it are not news
+                await record_event(
+                    session,
+                    self.ctx,
+                    EventType.RENEWAL_FAILING,
+                    fresh,
+                    actor,
+                    now,
+                    kind="transient",
+                    reason=err.reason,
                 )
-                .values(
-                    status=Status.EXPIRING,
-                    failures=failures,
-                    failing_since=failing_since,
-                    next_attempt_at=retry_at,
-                    last_error=LastError("transient", err.reason, now).to_json(),
-                    updated_at=now,
-                )
-            )
         log.info(
             "renewal of source %s failed (%s); next try at %s", source.id, err.reason, retry_at
         )
@@ -183,9 +208,18 @@ class RenewalService:
 
 
 async def expire(
-    ctx: Context, source_id: int, reason: str, now: datetime, revoked: bool = False
+    ctx: Context,
+    source_id: int,
+    reason: str,
+    now: datetime,
+    revoked: bool = False,
+    actor: str = SCAN,
 ) -> bool:
-    """Start a new expiry episode; False when the source was already expired or revoked."""
+    """Start a new expiry episode; False when the source was already expired or revoked.
+
+    The expiry notice is not queued here: the scan gathers the episodes that have none into
+    one notice (:meth:`NoticeService.post_pending`), so a crash in between loses nothing.
+    """
     status = Status.REVOKED if revoked else Status.EXPIRED
     async with ctx.db.begin() as session:
         result = await session.execute(
@@ -199,7 +233,16 @@ async def expire(
                 last_error=LastError(status.value, reason, now).to_json(),
             )
         )
-    changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if changed:
+            source = await session.get(Source, source_id, populate_existing=True)
+            assert source is not None
+            kind = EventType.REVOKED if revoked else EventType.EXPIRED
+            await record_event(session, ctx, kind, source, actor, now, reason=reason)
     if changed:
         log.info("source %s %s: %s", source_id, status, reason)
     return changed
+
+
+def _iso(tokens: TokenSet) -> str | None:
+    return tokens.expires_at.isoformat() if tokens.expires_at else None

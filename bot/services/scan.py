@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
+from bot.delivery.outbox import forget_sent
 from bot.domain import LastError, Status
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 HEALTH_CHECK_INTERVAL = timedelta(hours=24)
 HEALTH_CHECKS_PER_NETWORK = 25
 ATTEMPT_RETENTION = timedelta(days=1)
+SENT_RETENTION = timedelta(days=30)
 
 
 @dataclass
@@ -36,8 +38,8 @@ class ScanReport:
     expired: list[str] = field(default_factory=list)
     expiring: list[str] = field(default_factory=list)
     transient: list[str] = field(default_factory=list)
-    notices_posted: int = 0
-    warnings_posted: int = 0
+    notices_queued: int = 0
+    warnings_queued: int = 0
 
     def summary(self) -> str:
         def named(items: list[str], sep: str = ", ") -> str:
@@ -49,8 +51,8 @@ class ScanReport:
                 f"renewed: {named(self.renewed)}",
                 f"expired: {named(self.expired)}",
                 f"expiring soon: {len(self.expiring)}",
-                f"notices posted: {self.notices_posted}",
-                f"warnings posted: {self.warnings_posted}",
+                f"notices: {self.notices_queued}",
+                f"warnings: {self.warnings_queued}",
                 f"transient failures: {named(self.transient, '; ')}",
             ]
         )
@@ -85,16 +87,21 @@ class ScanService:
             report.checked += 1
             await self._check(source, report, health_checks)
         for workspace in await self.workspaces.all():
-            report.notices_posted += await self.notices.post_pending(workspace)
-            report.warnings_posted += await self.notices.post_warnings(workspace)
-        await self._forget_old_attempts()
+            report.notices_queued += await self.notices.post_pending(workspace)
+            report.warnings_queued += await self.notices.post_warnings(workspace)
+        await self._forget_old()
         return report
 
-    async def _forget_old_attempts(self) -> None:
-        """Connect attempts are useless once expired; keep a day of them for support questions."""
-        cutoff = self.ctx.clock.now() - ATTEMPT_RETENTION
+    async def _forget_old(self) -> None:
+        """Connect attempts are useless once expired (a day of them is kept for support
+        questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month."""
+        now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
-            await session.execute(delete(ConnectAttempt).where(ConnectAttempt.expires_at < cutoff))
+            await session.execute(
+                delete(ConnectAttempt).where(ConnectAttempt.expires_at < now - ATTEMPT_RETENTION)
+            )
+            await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
+            await forget_sent(session, now - SENT_RETENTION)
 
     async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
         now = self.ctx.clock.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
 from bot.networks import Network
 from bot.services.context import Context
+from bot.services.events import EventType
 from bot.status import effective_status
 from bot.store.models import Credential, Source
 
@@ -20,35 +22,7 @@ class SourceService:
         self.ctx = ctx
 
     def info(self, source: Source, now: datetime | None = None) -> SourceInfo:
-        now = now or self.ctx.clock.now()
-        network = self.ctx.catalogue.get(source.network)
-        renews = renews_by_itself(source, network)
-        renews_at = None
-        if renews and source.expires_at is not None and network is not None:
-            renews_at = source.expires_at - network.renew_before
-        return SourceInfo(
-            id=source.id,
-            workspace_id=source.workspace_id,
-            network=source.network,
-            network_title=self.ctx.catalogue.title(source.network),
-            account_id=source.account_id,
-            name=source.name,
-            status=effective_status(
-                source.status,
-                source.expires_at,
-                now,
-                self.ctx.settings.expiry_warning_days,
-                renews,
-            ),
-            expires_at=source.expires_at,
-            last_error=LastError.from_json(source.last_error),
-            restored_at=source.restored_at,
-            restored_by=source.restored_by,
-            connected_by=source.connected_by,
-            connected_as=source.connected_as,
-            kind=source.kind,
-            renews_at=renews_at,
-        )
+        return source_info(self.ctx, source, now or self.ctx.clock.now())
 
     async def list(
         self, workspace_id: str | None = None, network: str | None = None, only_broken: bool = False
@@ -66,10 +40,96 @@ class SourceService:
             infos = [info for info in infos if info.status.needs_reconnect]
         return infos
 
+    async def remove(self, source_id: int, actor: str) -> SourceInfo | None:
+        """Delete a source with its tokens; its events stay. None when there is no such source."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.begin() as session:
+            source = await session.get(Source, source_id)
+            if source is None:
+                return None
+            info = self.info(source, now)
+            await record_event(session, self.ctx, EventType.REMOVED, source, actor, now)
+            await session.delete(source)
+        return info
+
     async def get(self, source_id: int) -> SourceInfo | None:
         async with self.ctx.read() as session:
             source = await session.get(Source, source_id)
         return self.info(source) if source else None
+
+
+def source_info(ctx: Context, source: Source, now: datetime) -> SourceInfo:
+    """A source as people and the API see it, with its status as of ``now``."""
+    network = ctx.catalogue.get(source.network)
+    renews = renews_by_itself(source, network)
+    renews_at = None
+    if renews and source.expires_at is not None and network is not None:
+        renews_at = source.expires_at - network.renew_before
+    return SourceInfo(
+        id=source.id,
+        workspace_id=source.workspace_id,
+        network=source.network,
+        network_title=ctx.catalogue.title(source.network),
+        account_id=source.account_id,
+        name=source.name,
+        status=effective_status(
+            source.status, source.expires_at, now, ctx.settings.expiry_warning_days, renews
+        ),
+        expires_at=source.expires_at,
+        last_error=LastError.from_json(source.last_error),
+        restored_at=source.restored_at,
+        restored_by=source.restored_by,
+        connected_by=source.connected_by,
+        connected_as=source.connected_as,
+        kind=source.kind,
+        renews_at=renews_at,
+    )
+
+
+def source_json(info: SourceInfo) -> dict[str, Any]:
+    """The one JSON shape of a source: `sources list --json`, the API and webhook bodies."""
+    return {
+        "id": info.id,
+        "workspace": info.workspace_id,
+        "network": info.network,
+        "account_id": info.account_id,
+        "name": info.name,
+        "kind": info.kind,
+        "status": str(info.status),
+        "expires_at": _iso(info.expires_at),
+        "last_error": info.last_error.to_json() if info.last_error else None,
+        "connected_by": info.connected_by,
+        "renews_by_itself": info.renews_at is not None,
+        "next_renewal_at": _iso(info.renews_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+async def record_event(
+    session: AsyncSession,
+    ctx: Context,
+    type: EventType,
+    source: Source,
+    actor: str,
+    now: datetime,
+    **payload: Any,
+) -> None:
+    """Append ``type`` for ``source`` to the session's transaction, with the source as it is
+    after the change (flushed first so the shape is current)."""
+    await session.flush()
+    await ctx.events.append(
+        session,
+        type=type,
+        workspace_id=source.workspace_id,
+        source_id=source.id,
+        source_json=source_json(source_info(ctx, source, now)),
+        actor=actor,
+        payload=payload,
+        now=now,
+    )
 
 
 def renews_by_itself(source: Source, network: Network | None) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.delivery import outbox
 from bot.services.context import Context
-from bot.store.models import Workspace
+from bot.store.models import Notice, OutboxMessage, Workspace
 
 
 class WorkspaceService:
@@ -58,8 +59,31 @@ class WorkspaceService:
         return workspace.digest_timezone or self.ctx.settings.digest_timezone
 
     async def set_notify_channel(self, team_id: str, channel: str) -> None:
+        """Notices go to ``channel`` from now on, and so do those that could not be posted
+        where they were meant to go; everything that failed is tried again."""
         await self.ensure(team_id)
+        now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
             workspace = await session.get(Workspace, team_id)
             assert workspace is not None
             workspace.notify_channel = channel
+            failed = (
+                await session.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.workspace_id == team_id,
+                        OutboxMessage.status == outbox.FAILED,
+                        OutboxMessage.kind.in_([outbox.NOTICE_POST, outbox.DIGEST]),
+                    )
+                )
+            ).all()
+            for row in failed:
+                row.target = channel
+                if row.kind == outbox.DIGEST:
+                    row.payload = {**row.payload, "channel": channel}
+                else:
+                    await session.execute(
+                        update(Notice)
+                        .where(Notice.id == row.payload["notice_id"], Notice.ts.is_(None))
+                        .values(channel=channel)
+                    )
+            await outbox.requeue_failed(session, team_id, now)

@@ -84,7 +84,7 @@ class Source(Base):
     next_attempt_at: Mapped[datetime | None]
     restored_at: Mapped[datetime | None]
     restored_by: Mapped[str | None] = mapped_column(String(80))  # a Slack user or an actor
-    connected_by: Mapped[str | None] = mapped_column(String(32))  # Slack user
+    connected_by: Mapped[str | None] = mapped_column(String(80))  # a Slack user or an actor
     connected_as: Mapped[str | None] = mapped_column(String(255))  # whose login, on the network
     # The API's last read of its token: which key (by name) and when.
     last_read_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.services import Services
-from bot.services.connect import ConnectRefused, LinkProblem, Outcome, Result
+from bot.services.attempts import ConnectRefused, LinkProblem, Outcome, Result
 from bot.web.pages import page_for
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def routes(services: Services) -> list[Route]:
 
     async def start(request: Request) -> Response:
         try:
-            url, browser = await services.connect.begin(
+            url, browser = await services.links.begin(
                 request.path_params["token"], request.cookies.get(BROWSER_COOKIE)
             )
         except LinkProblem as problem:

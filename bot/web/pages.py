@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.services.connect import Outcome, Result
+from bot.services.attempts import Outcome, Result
 from bot.status import long_date
 
 RETRY = (

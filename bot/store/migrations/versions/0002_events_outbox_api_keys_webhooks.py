@@ -136,6 +136,9 @@ def upgrade() -> None:
         batch_op.alter_column(
             "restored_by", existing_type=sa.String(length=32), type_=sa.String(length=80)
         )
+        batch_op.alter_column(
+            "connected_by", existing_type=sa.String(length=32), type_=sa.String(length=80)
+        )
         batch_op.add_column(sa.Column("last_read_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_read_by", sa.String(length=80), nullable=True))
 
@@ -149,6 +152,9 @@ def downgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.alter_column(
             "restored_by", existing_type=sa.String(length=80), type_=sa.String(length=32)
+        )
+        batch_op.alter_column(
+            "connected_by", existing_type=sa.String(length=80), type_=sa.String(length=32)
         )
         batch_op.drop_column("last_read_by")
         batch_op.drop_column("last_read_at")
