@@ -15,6 +15,7 @@ from bot.services.notices import NoticeService
 from bot.services.renewal import RenewalService
 from bot.services.scan import ScanService
 from bot.services.sources import SourceService
+from bot.services.tokens import TokenService
 from bot.services.workspaces import WorkspaceService
 
 
@@ -30,6 +31,7 @@ class Services:
     scan: ScanService
     digest: DigestService
     home: HomeService
+    tokens: TokenService
     dispatcher: Dispatcher
 
 
@@ -38,6 +40,7 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
     sources = SourceService(ctx)
     notices = NoticeService(ctx, sources, workspaces)
     renewal = RenewalService(ctx)
+    links = LinkService(ctx, sources, notices)
     dispatcher = Dispatcher(ctx.outbox, ctx.clock, doorbell)
     dispatcher.add(SlackSender(ctx.slack_clients, notices.render_for_delivery, ctx.db, ctx.outbox))
     return Services(
@@ -45,11 +48,12 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         workspaces=workspaces,
         sources=sources,
         notices=notices,
-        links=LinkService(ctx, sources, notices),
+        links=links,
         connect=ConnectService(ctx, sources, notices),
         renewal=renewal,
         scan=ScanService(ctx, workspaces, notices, renewal),
         digest=DigestService(ctx, sources, workspaces),
         home=HomeService(ctx, sources, workspaces),
+        tokens=TokenService(ctx, sources, renewal, links, notices, workspaces),
         dispatcher=dispatcher,
     )
