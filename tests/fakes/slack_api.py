@@ -93,6 +93,8 @@ class FakeSlack(LocalServer):
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, str] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._held: set[str] = set()
+        self._holding: dict[str, int] = {}
         self._response_url_uses: dict[str, int] = {}
         self._ts_counter = 0
         self._view_counter = 0
@@ -134,6 +136,15 @@ class FakeSlack(LocalServer):
         Injected failures queue up in order."""
         self._failures.setdefault(method, []).append(_Failure(error, status, retry_after, times))
 
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` get no answer (and post nothing) until stop(): a request that
+        Slack never received, as when the caller dies or the network drops it."""
+        self._held.add(method)
+
+    def held(self, method: str) -> int:
+        """How many calls of ``method`` are being held."""
+        return self._holding.get(method, 0)
+
     def calls_to(self, method: str, *, include_failed: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (include_failed or not c.failed)]
 
@@ -161,6 +172,18 @@ class FakeSlack(LocalServer):
             ) from None
         return self.successful_calls(method)
 
+    async def wait_for_held(
+        self,
+        method: str,
+        timeout: float = 10.0,  # noqa: ASYNC109 - part of the helper's contract
+    ) -> None:
+        """Wait until a call of ``method`` is being held."""
+        if self._changed is None:
+            raise RuntimeError("FakeSlack is not started")
+        changed = self._changed
+        async with asyncio.timeout(timeout), changed:
+            await changed.wait_for(lambda: self.held(method) > 0)
+
     def reset(self) -> None:
         """Forget recorded calls. Violations, injected failures and Slack-side state (messages,
         views, response_url uses) are kept, so a teardown check of ``violations`` still sees
@@ -183,6 +206,13 @@ class FakeSlack(LocalServer):
             body = {"ok": False, "error": "invalid_auth"}
             return await self._answer(method, args, token, 200, body)
         self._validate(method, args)
+        if method in self._held and self._release is not None:
+            self._holding[method] = self._holding.get(method, 0) + 1
+            if self._changed is not None:
+                async with self._changed:
+                    self._changed.notify_all()
+            await self._release.wait()
+            return web.json_response({"ok": False, "error": "held"}, status=503)
         injected = self._take_failure(method)
         if injected is not None:
             return await self._answer_failure(method, args, token, injected)
