@@ -9,13 +9,12 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot import logs
+from bot import cli_api, logs
 from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from bot.domain import SourceInfo
     from bot.services import Services
 
 log = logging.getLogger("bot.cli")
@@ -49,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("scan", help="renew, expire and notify once, now")
     digest = commands.add_parser("digest", help="post today's digest now")
     digest.add_argument("--dry-run", action="store_true", help="print the Block Kit JSON instead")
+    cli_api.add_parsers(commands)
     return parser
 
 
@@ -92,18 +92,22 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             print("database is up to date")
             return 0
         services = create_services(settings, engine, SystemClock())
-        handler = _COMMANDS[
-            args.command if args.command != "sources" else f"sources {args.sources_command}"
-        ]
-        return await handler(services, args)
+        subcommand = getattr(args, f"{args.command.replace('-', '_')}_command", None)
+        handler = _COMMANDS[f"{args.command} {subcommand}" if subcommand else args.command]
+        try:
+            return await handler(services, args)
+        finally:
+            await services.aclose()
     finally:
         await engine.dispose()
 
 
 async def _list(services: Services, args: argparse.Namespace) -> int:
+    from bot.services.sources import source_json
+
     sources = await services.sources.list()
     if args.json:
-        print(json.dumps([_source_json(s) for s in sources], indent=2))
+        print(json.dumps([source_json(s) for s in sources], indent=2))
         return 0
     if not sources:
         print("no sources yet")
@@ -113,20 +117,6 @@ async def _list(services: Services, args: argparse.Namespace) -> int:
         problem = f"  ({s.last_error.reason})" if s.status.needs_reconnect and s.last_error else ""
         print(f"{s.id:>5}  {s.status:<8}  {s.network_title} · {s.name}  expires {expires}{problem}")
     return 0
-
-
-def _source_json(s: SourceInfo) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "workspace": s.workspace_id,
-        "network": s.network,
-        "account_id": s.account_id,
-        "name": s.name,
-        "status": str(s.status),
-        "expires_at": s.expires_at.isoformat() if s.expires_at else None,
-        "last_error": s.last_error.to_json() if s.last_error else None,
-        "connected_by": s.connected_by,
-    }
 
 
 async def _import(services: Services, args: argparse.Namespace) -> int:
@@ -204,4 +194,5 @@ _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] =
     "sources import": _import,
     "scan": _scan,
     "digest": _digest,
+    **cli_api.COMMANDS,
 }

@@ -54,6 +54,7 @@ class Settings:
     expiry_warning_days: tuple[int, ...] = (7, 1)
     renewal_failure_budget: timedelta = timedelta(hours=24)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    webhook_timeout_seconds: float = 10.0
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +96,9 @@ class Settings:
         budget_hours = _int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
         if budget_hours < 1:
             raise ConfigError("RENEWAL_FAILURE_BUDGET_HOURS must be 1 or more")
+        webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
+        if not 0 < webhook_timeout <= 60:
+            raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
         networks = {
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),
@@ -121,6 +125,7 @@ class Settings:
             expiry_warning_days=warning_days,
             renewal_failure_budget=timedelta(hours=budget_hours),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
+            webhook_timeout_seconds=webhook_timeout,
             networks=networks,
         )
 
@@ -161,6 +166,15 @@ def _int(value: str | None, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from err
 
 
+def _float(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as err:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from err
+
+
 def _bool(value: str | None, name: str) -> bool:
     if value is None:
         return False
@@ -173,7 +187,7 @@ def _bool(value: str | None, name: str) -> bool:
 
 
 _URL_OVERRIDE = re.compile(r"^(?P<net>[A-Z]+)_(?P<key>[A-Z]+(?:_[A-Z]+)*)_URL$")
-_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC", "TEST"}
+_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC", "TEST", "WEBHOOK"}
 
 
 def _url_overrides(env: Mapping[str, str]) -> set[tuple[str, str]]:

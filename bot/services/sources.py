@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,7 @@ class SourceService:
             connected_as=source.connected_as,
             kind=source.kind,
             renews_at=renews_at,
+            renews_by_itself=renews,
         )
 
     async def list(
@@ -66,10 +68,73 @@ class SourceService:
             infos = [info for info in infos if info.status.needs_reconnect]
         return infos
 
+    async def page(
+        self,
+        workspace_id: str,
+        *,
+        after: int | None,
+        limit: int,
+        status: Status | None = None,
+        network: str | None = None,
+    ) -> tuple[Sequence[SourceInfo], bool]:
+        """Up to ``limit`` sources of a workspace with ids above ``after``, in id order, and
+        whether more follow. ``status`` is the status shown (the clock's verdict too), so it
+        is filtered here, reading in chunks, rather than in SQL."""
+        chunk = limit + 1 if status is None else max(limit + 1, 500)
+        found: list[SourceInfo] = []
+        last = after or 0
+        now = self.ctx.clock.now()
+        async with self.ctx.read() as session:
+            while len(found) <= limit:
+                query = (
+                    select(Source)
+                    .where(Source.workspace_id == workspace_id, Source.id > last)
+                    .order_by(Source.id)
+                    .limit(chunk)
+                )
+                if network is not None:
+                    query = query.where(Source.network == network)
+                rows = (await session.scalars(query)).all()
+                found.extend(
+                    info
+                    for info in (self.info(row, now) for row in rows)
+                    if status is None or info.status == status
+                )
+                if len(rows) < chunk:
+                    break
+                last = rows[-1].id
+        return found[:limit], len(found) > limit
+
     async def get(self, source_id: int) -> SourceInfo | None:
         async with self.ctx.read() as session:
             source = await session.get(Source, source_id)
         return self.info(source) if source else None
+
+
+def source_json(info: SourceInfo) -> dict[str, Any]:
+    """The one JSON shape of a source: the API, webhook bodies and ``sources list --json``.
+
+    ``next_renewal_at`` is when the bot plans to renew it by itself (null when it cannot, or
+    when it needs a person). Never holds a token.
+    """
+    return {
+        "id": info.id,
+        "workspace": info.workspace_id,
+        "network": info.network,
+        "account_id": info.account_id,
+        "name": info.name,
+        "kind": info.kind,
+        "status": str(info.status),
+        "expires_at": _iso(info.expires_at),
+        "last_error": info.last_error.to_json() if info.last_error else None,
+        "connected_by": info.connected_by,
+        "renews_by_itself": info.renews_by_itself,
+        "next_renewal_at": None if info.status.needs_reconnect else _iso(info.renews_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def renews_by_itself(source: Source, network: Network | None) -> bool:
