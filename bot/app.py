@@ -134,9 +134,9 @@ def create_app(
     asgi = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            api.mount(services),
             *connect_routes.routes(services),
             *health.routes(engine),
-            api.mount(services),
         ],
         lifespan=lifespan,
     )

@@ -9,12 +9,13 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import cli_api, logs
 from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
+    from bot.domain import SourceInfo
     from bot.services import Services
 
 log = logging.getLogger("bot.cli")
@@ -103,11 +104,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _list(services: Services, args: argparse.Namespace) -> int:
-    from bot.services.sources import source_json
-
     sources = await services.sources.list()
     if args.json:
-        print(json.dumps([source_json(s) for s in sources], indent=2))
+        print(json.dumps([_source_json(s) for s in sources], indent=2))
         return 0
     if not sources:
         print("no sources yet")
@@ -117,6 +116,20 @@ async def _list(services: Services, args: argparse.Namespace) -> int:
         problem = f"  ({s.last_error.reason})" if s.status.needs_reconnect and s.last_error else ""
         print(f"{s.id:>5}  {s.status:<8}  {s.network_title} · {s.name}  expires {expires}{problem}")
     return 0
+
+
+def _source_json(s: SourceInfo) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "workspace": s.workspace_id,
+        "network": s.network,
+        "account_id": s.account_id,
+        "name": s.name,
+        "status": str(s.status),
+        "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+        "last_error": s.last_error.to_json() if s.last_error else None,
+        "connected_by": s.connected_by,
+    }
 
 
 async def _import(services: Services, args: argparse.Namespace) -> int:

@@ -77,6 +77,9 @@ class Settings:
             raise ConfigError(
                 f"DIGEST_TIMEZONE {digest_timezone!r} is not a known time zone"
             ) from err
+        webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
+        if not 0 < webhook_timeout <= 60:
+            raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
         digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
         if not 0 <= digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
@@ -96,9 +99,6 @@ class Settings:
         budget_hours = _int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
         if budget_hours < 1:
             raise ConfigError("RENEWAL_FAILURE_BUDGET_HOURS must be 1 or more")
-        webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
-        if not 0 < webhook_timeout <= 60:
-            raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
         networks = {
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),

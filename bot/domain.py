@@ -53,7 +53,6 @@ class SourceInfo:
     connected_as: str | None = None
     kind: str = "account"
     renews_at: datetime | None = None  # when the bot renews it by itself; None if it cannot
-    renews_by_itself: bool = False
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
 from bot.networks import Network
 from bot.services.context import Context
+from bot.services.events import EventType
 from bot.status import effective_status
 from bot.store.models import Credential, Source
 
@@ -21,36 +22,7 @@ class SourceService:
         self.ctx = ctx
 
     def info(self, source: Source, now: datetime | None = None) -> SourceInfo:
-        now = now or self.ctx.clock.now()
-        network = self.ctx.catalogue.get(source.network)
-        renews = renews_by_itself(source, network)
-        renews_at = None
-        if renews and source.expires_at is not None and network is not None:
-            renews_at = source.expires_at - network.renew_before
-        return SourceInfo(
-            id=source.id,
-            workspace_id=source.workspace_id,
-            network=source.network,
-            network_title=self.ctx.catalogue.title(source.network),
-            account_id=source.account_id,
-            name=source.name,
-            status=effective_status(
-                source.status,
-                source.expires_at,
-                now,
-                self.ctx.settings.expiry_warning_days,
-                renews,
-            ),
-            expires_at=source.expires_at,
-            last_error=LastError.from_json(source.last_error),
-            restored_at=source.restored_at,
-            restored_by=source.restored_by,
-            connected_by=source.connected_by,
-            connected_as=source.connected_as,
-            kind=source.kind,
-            renews_at=renews_at,
-            renews_by_itself=renews,
-        )
+        return source_info(self.ctx, source, now or self.ctx.clock.now())
 
     async def list(
         self, workspace_id: str | None = None, network: str | None = None, only_broken: bool = False
@@ -68,42 +40,17 @@ class SourceService:
             infos = [info for info in infos if info.status.needs_reconnect]
         return infos
 
-    async def page(
-        self,
-        workspace_id: str,
-        *,
-        after: int | None,
-        limit: int,
-        status: Status | None = None,
-        network: str | None = None,
-    ) -> tuple[Sequence[SourceInfo], bool]:
-        """Up to ``limit`` sources of a workspace with ids above ``after``, in id order, and
-        whether more follow. ``status`` is the status shown (the clock's verdict too), so it
-        is filtered here, reading in chunks, rather than in SQL."""
-        chunk = limit + 1 if status is None else max(limit + 1, 500)
-        found: list[SourceInfo] = []
-        last = after or 0
+    async def remove(self, source_id: int, actor: str) -> SourceInfo | None:
+        """Delete a source with its tokens; its events stay. None when there is no such source."""
         now = self.ctx.clock.now()
-        async with self.ctx.read() as session:
-            while len(found) <= limit:
-                query = (
-                    select(Source)
-                    .where(Source.workspace_id == workspace_id, Source.id > last)
-                    .order_by(Source.id)
-                    .limit(chunk)
-                )
-                if network is not None:
-                    query = query.where(Source.network == network)
-                rows = (await session.scalars(query)).all()
-                found.extend(
-                    info
-                    for info in (self.info(row, now) for row in rows)
-                    if status is None or info.status == status
-                )
-                if len(rows) < chunk:
-                    break
-                last = rows[-1].id
-        return found[:limit], len(found) > limit
+        async with self.ctx.db.begin() as session:
+            source = await session.get(Source, source_id)
+            if source is None:
+                return None
+            info = self.info(source, now)
+            await record_event(session, self.ctx, EventType.REMOVED, source, actor, now)
+            await session.delete(source)
+        return info
 
     async def get(self, source_id: int) -> SourceInfo | None:
         async with self.ctx.read() as session:
@@ -111,12 +58,36 @@ class SourceService:
         return self.info(source) if source else None
 
 
-def source_json(info: SourceInfo) -> dict[str, Any]:
-    """The one JSON shape of a source: the API, webhook bodies and ``sources list --json``.
+def source_info(ctx: Context, source: Source, now: datetime) -> SourceInfo:
+    """A source as people and the API see it, with its status as of ``now``."""
+    network = ctx.catalogue.get(source.network)
+    renews = renews_by_itself(source, network)
+    renews_at = None
+    if renews and source.expires_at is not None and network is not None:
+        renews_at = source.expires_at - network.renew_before
+    return SourceInfo(
+        id=source.id,
+        workspace_id=source.workspace_id,
+        network=source.network,
+        network_title=ctx.catalogue.title(source.network),
+        account_id=source.account_id,
+        name=source.name,
+        status=effective_status(
+            source.status, source.expires_at, now, ctx.settings.expiry_warning_days, renews
+        ),
+        expires_at=source.expires_at,
+        last_error=LastError.from_json(source.last_error),
+        restored_at=source.restored_at,
+        restored_by=source.restored_by,
+        connected_by=source.connected_by,
+        connected_as=source.connected_as,
+        kind=source.kind,
+        renews_at=renews_at,
+    )
 
-    ``next_renewal_at`` is when the bot plans to renew it by itself (null when it cannot, or
-    when it needs a person). Never holds a token.
-    """
+
+def source_json(info: SourceInfo) -> dict[str, Any]:
+    """The one JSON shape of a source: `sources list --json`, the API and webhook bodies."""
     return {
         "id": info.id,
         "workspace": info.workspace_id,
@@ -128,13 +99,37 @@ def source_json(info: SourceInfo) -> dict[str, Any]:
         "expires_at": _iso(info.expires_at),
         "last_error": info.last_error.to_json() if info.last_error else None,
         "connected_by": info.connected_by,
-        "renews_by_itself": info.renews_by_itself,
-        "next_renewal_at": None if info.status.needs_reconnect else _iso(info.renews_at),
+        "renews_by_itself": info.renews_at is not None,
+        "next_renewal_at": _iso(info.renews_at),
     }
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+async def record_event(
+    session: AsyncSession,
+    ctx: Context,
+    type: EventType,
+    source: Source,
+    actor: str,
+    now: datetime,
+    **payload: Any,
+) -> None:
+    """Append ``type`` for ``source`` to the session's transaction, with the source as it is
+    after the change (flushed first so the shape is current)."""
+    await session.flush()
+    await ctx.events.append(
+        session,
+        type=type,
+        workspace_id=source.workspace_id,
+        source_id=source.id,
+        source_json=source_json(source_info(ctx, source, now)),
+        actor=actor,
+        payload=payload,
+        now=now,
+    )
 
 
 def renews_by_itself(source: Source, network: Network | None) -> bool:

@@ -27,6 +27,7 @@ from bot.domain import Status
 from bot.services import Services
 from bot.services.api_keys import Caller
 from bot.services.events import EventLog
+from bot.services.listing import sources_page
 from bot.services.sources import source_json
 from bot.web import openapi
 from bot.web.openapi import DEFAULT_LIMIT, EVENT_ID_PATTERN, FEED_SETTLE, MAX_LIMIT
@@ -104,7 +105,8 @@ class Api:
         network = query.choice("network", [n.name for n in self.services.ctx.catalogue])
         limit = query.limit()
         after = query.cursor()
-        sources, more = await self.services.sources.page(
+        sources, more = await sources_page(
+            self.services.ctx,
             caller.workspace_id,
             after=after,
             limit=limit,
