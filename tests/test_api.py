@@ -434,3 +434,22 @@ async def test_json_bodies_are_objects_of_known_fields(
     assert [error["field"] for error in errors] == fields
     for field in fields:
         assert field in response.json()["detail"]
+
+
+async def test_an_internal_error_is_a_problem_without_details(
+    harness: Harness, acme: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(source_id: int) -> None:
+        raise RuntimeError("secret-token-of-urn-a leaked in an exception")
+
+    monkeypatch.setattr(harness.services.sources, "get", broken)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=harness.bot.asgi, raise_app_exceptions=False),
+        base_url=str(harness.http.base_url),
+        headers={"authorization": f"Bearer {acme['key']}"},
+    ) as client:
+        response = await client.get(f"/api/v1/sources/{acme['ids'][0]}")
+
+    assert response.status_code == 500
+    assert problem_type(response) == "internal_error"
+    assert "secret-token" not in response.text

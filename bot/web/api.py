@@ -32,6 +32,7 @@ from bot.services.sources import source_json
 from bot.web import openapi
 from bot.web.openapi import DEFAULT_LIMIT, EVENT_ID_PATTERN, FEED_SETTLE, MAX_LIMIT
 from bot.web.problems import (
+    INTERNAL,
     MALFORMED_JSON,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
@@ -177,7 +178,15 @@ def mount(services: Services) -> Mount:
             problem = ApiProblem(NOT_FOUND, f"there is no {request.url.path}")
         return problem.response(request.url.path)
 
-    app = Starlette(routes=api.routes(), exception_handlers={HTTPException: http_error})
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette logs the exception with its traceback; the caller gets no detail of it.
+        problem = ApiProblem(INTERNAL, "something went wrong on our side; try again later")
+        return problem.response(request.url.path)
+
+    app = Starlette(
+        routes=api.routes(),
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
     return Mount(PREFIX, app=app)
 
 
