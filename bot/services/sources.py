@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
@@ -49,7 +49,8 @@ class SourceService:
                 return None
             info = self.info(source, now)
             await record_event(session, self.ctx, EventType.REMOVED, source, actor, now)
-            await session.delete(source)
+            # The database's ON DELETE CASCADE takes its credentials, notice items, attempts.
+            await session.execute(delete(Source).where(Source.id == source_id))
         return info
 
     async def get(self, source_id: int) -> SourceInfo | None:
