@@ -35,8 +35,8 @@ from bot.services.events import EventLog
 from bot.slack_api import SlackClients, SlackGateway
 from bot.store import migrate
 from bot.store.db import create_engine, session_factories
+from bot.web import api, health
 from bot.web import connect as connect_routes
-from bot.web import health
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class Bot:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         await self.services.dispatcher.stop()
+        await self.services.aclose()
         await self.engine.dispose()
 
 
@@ -133,6 +134,7 @@ def create_app(
     asgi = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            api.mount(services),
             *connect_routes.routes(services),
             *health.routes(engine, services.ctx.outbox),
         ],

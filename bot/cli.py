@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import logs
+from bot import cli_api, logs
 from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest = commands.add_parser("digest", help="post today's digest now")
     digest.add_argument("--dry-run", action="store_true", help="print the Block Kit JSON instead")
+    cli_api.add_parsers(commands)
     return parser
 
 
@@ -104,10 +105,12 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             print("database is up to date")
             return 0
         services = create_services(settings, engine, SystemClock())
-        handler = _COMMANDS[
-            args.command if args.command != "sources" else f"sources {args.sources_command}"
-        ]
-        return await handler(services, args)
+        subcommand = getattr(args, f"{args.command.replace('-', '_')}_command", None)
+        handler = _COMMANDS[f"{args.command} {subcommand}" if subcommand else args.command]
+        try:
+            return await handler(services, args)
+        finally:
+            await services.aclose()
     finally:
         await engine.dispose()
 
@@ -227,4 +230,5 @@ _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] =
     "sources remove": _remove,
     "scan": _scan,
     "digest": _digest,
+    **cli_api.COMMANDS,
 }

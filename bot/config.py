@@ -55,6 +55,7 @@ class Settings:
     renewal_failure_budget: timedelta = timedelta(hours=24)
     event_retention: timedelta = timedelta(days=365)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    webhook_timeout_seconds: float = 10.0
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
 
     @classmethod
@@ -77,6 +78,9 @@ class Settings:
             raise ConfigError(
                 f"DIGEST_TIMEZONE {digest_timezone!r} is not a known time zone"
             ) from err
+        webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
+        if not 0 < webhook_timeout <= 60:
+            raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
         digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
         if not 0 <= digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
@@ -126,6 +130,7 @@ class Settings:
             renewal_failure_budget=timedelta(hours=budget_hours),
             event_retention=timedelta(days=retention_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
+            webhook_timeout_seconds=webhook_timeout,
             networks=networks,
         )
 
@@ -166,6 +171,15 @@ def _int(value: str | None, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from err
 
 
+def _float(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as err:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from err
+
+
 def _bool(value: str | None, name: str) -> bool:
     if value is None:
         return False
@@ -178,7 +192,7 @@ def _bool(value: str | None, name: str) -> bool:
 
 
 _URL_OVERRIDE = re.compile(r"^(?P<net>[A-Z]+)_(?P<key>[A-Z]+(?:_[A-Z]+)*)_URL$")
-_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC", "TEST"}
+_NOT_NETWORKS = {"SLACK", "DATABASE", "PUBLIC", "TEST", "WEBHOOK"}
 
 
 def _url_overrides(env: Mapping[str, str]) -> set[tuple[str, str]]:

@@ -95,3 +95,22 @@ class TokenSet:
     refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     scopes: str | None
+
+
+@dataclass(frozen=True)
+class WebhookEndpointInfo:
+    """A webhook endpoint as operators and the App Home see it (never its secret)."""
+
+    id: int
+    workspace_id: str
+    url: str
+    event_types: tuple[str, ...] | None  # None: every event
+    created_at: datetime
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its query string, which may hold a receiver's own token."""
+        return self.url.split("?", 1)[0].split("#", 1)[0]

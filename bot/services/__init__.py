@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from bot.delivery.dispatcher import Dispatcher, Doorbell
 from bot.delivery.slack import SlackSender
+from bot.delivery.webhooks import WebhookSender
+from bot.services.api_keys import ApiKeyService
 from bot.services.connect import ConnectService
 from bot.services.context import Context
 from bot.services.digest import DigestService
@@ -16,6 +18,7 @@ from bot.services.renewal import RenewalService
 from bot.services.scan import ScanService
 from bot.services.sources import SourceService
 from bot.services.tokens import TokenService
+from bot.services.webhooks import WebhookService
 from bot.services.workspaces import WorkspaceService
 
 
@@ -33,6 +36,13 @@ class Services:
     home: HomeService
     tokens: TokenService
     dispatcher: Dispatcher
+    api_keys: ApiKeyService
+    webhooks: WebhookService
+    webhook_sender: WebhookSender
+
+    async def aclose(self) -> None:
+        """Close what the services hold open (the webhook sender's connections)."""
+        await self.webhook_sender.aclose()
 
 
 def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
@@ -43,6 +53,9 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
     links = LinkService(ctx, sources, notices)
     dispatcher = Dispatcher(ctx.outbox, ctx.clock, doorbell)
     dispatcher.add(SlackSender(ctx.slack_clients, notices.render_for_delivery, ctx.db, ctx.outbox))
+    webhooks = WebhookService(ctx, workspaces)
+    webhook_sender = WebhookSender(webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds)
+    dispatcher.add(webhook_sender)
     return Services(
         ctx=ctx,
         workspaces=workspaces,
@@ -56,4 +69,7 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         home=HomeService(ctx, sources, workspaces),
         tokens=TokenService(ctx, sources, renewal, links, notices, workspaces),
         dispatcher=dispatcher,
+        api_keys=ApiKeyService(ctx),
+        webhooks=webhooks,
+        webhook_sender=webhook_sender,
     )
