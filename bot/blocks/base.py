@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.blocks import Block
@@ -14,6 +15,8 @@ STATUS_ICONS = {
     Status.REVOKED: ":lock:",
 }
 
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+API_KEY_ACTOR = "api-key:"
 SECTION_TEXT_LIMIT = 3000
 BUTTON_TEXT_LIMIT = 75
 HEADER_LIMIT = 150
@@ -88,8 +91,13 @@ def button(
     return element
 
 
-def mention(user_id: str) -> str:
-    return f"<@{user_id}>"
+def mention(who: str) -> str:
+    """A Slack user as a mention; anyone else who acts (an API key, the scan) in words."""
+    if SLACK_USER.match(who):
+        return f"<@{who}>"
+    if who.startswith(API_KEY_ACTOR):
+        return f"the API (key “{escape(who.removeprefix(API_KEY_ACTOR))}”)"
+    return escape(who)
 
 
 def channel_link(channel_id: str) -> str:

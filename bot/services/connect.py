@@ -293,5 +293,6 @@ class ConnectService:
 
 
 def who(attempt: ConnectAttempt) -> str:
-    """Who is connecting: the Slack user, or the API key that made the link."""
-    return attempt.user_id or attempt.actor or "unknown"
+    """Who is connecting: the API key that made the link (its ``user_id`` is only told), or
+    the Slack user who asked for it."""
+    return attempt.actor or attempt.user_id or "unknown"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.domain import SourceInfo
+from bot.services.attempts import ConnectRefused
 from bot.services.context import Context
 from bot.services.links import ConnectLink, LinkService
 from bot.services.notices import NoticeService
@@ -47,9 +48,10 @@ class NotFound(Exception):
 
 
 class NeedsReconnect(Exception):
-    """Only a person can bring the source back; ``link`` lets one do it."""
+    """Only a person can bring the source back; ``link`` lets one do it (None when the
+    network's app is not configured, so no link can be made)."""
 
-    def __init__(self, source: SourceInfo, reason: str, link: ConnectLink) -> None:
+    def __init__(self, source: SourceInfo, reason: str, link: ConnectLink | None) -> None:
         super().__init__(reason)
         self.source = source
         self.reason = reason
@@ -167,7 +169,10 @@ class TokenService:
             if info.last_error
             else f"{info.network_title} connection needs reconnecting"
         )
-        link = await self.links.start(info.workspace_id, None, "", info.id, actor=actor)
+        try:
+            link = await self.links.start(info.workspace_id, None, "", info.id, actor=actor)
+        except ConnectRefused:
+            return NeedsReconnect(info, reason, None)
         return NeedsReconnect(info, reason, link)
 
     async def _record_read(self, source: Source, actor: str, now: datetime) -> None:

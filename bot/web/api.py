@@ -26,16 +26,21 @@ from starlette.routing import BaseRoute, Mount, Route
 from bot.domain import Status
 from bot.services import Services
 from bot.services.api_keys import Caller
+from bot.services.attempts import ConnectRefused
 from bot.services.events import EventLog
 from bot.services.listing import sources_page
 from bot.services.sources import source_json
+from bot.services.tokens import NeedsReconnect, NotFound, TemporarilyUnavailable
 from bot.web import openapi
 from bot.web.openapi import DEFAULT_LIMIT, EVENT_ID_PATTERN, FEED_SETTLE, MAX_LIMIT
 from bot.web.problems import (
     INTERNAL,
     MALFORMED_JSON,
     METHOD_NOT_ALLOWED,
+    NEEDS_RECONNECT,
+    NOT_CONFIGURED,
     NOT_FOUND,
+    RENEWAL_UNAVAILABLE,
     ApiProblem,
     FieldError,
     invalid_body,
@@ -45,6 +50,7 @@ from bot.web.problems import (
 
 PREFIX = "/api/v1"
 EVENT_ID = re.compile(EVENT_ID_PATTERN)
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -150,6 +156,53 @@ class Api:
             }
         )
 
+    async def token(self, request: Request, caller: Caller) -> Response:
+        Query(request, set())
+        source_id = source_id_param(request)
+        body = await json_body(request, {"force_refresh": bool})
+        try:
+            answer = await self.services.tokens.read(
+                caller.workspace_id, source_id, caller.actor, bool(body.get("force_refresh"))
+            )
+        except NotFound:
+            raise no_such_source(source_id) from None
+        except NeedsReconnect as needs:
+            raise needs_reconnect(needs) from None
+        except TemporarilyUnavailable as later:
+            raise ApiProblem(
+                RENEWAL_UNAVAILABLE,
+                f"the token expired and renewing it fails for now: {later.reason}",
+                headers={"retry-after": str(later.retry_after)},
+            ) from None
+        data: dict[str, Any] = {
+            "access_token": answer.access_token,
+            "token_type": answer.token_type,
+            "expires_at": answer.expires_at.isoformat() if answer.expires_at else None,
+            "scopes": answer.scopes,
+            "account_id": answer.account_id,
+        }
+        if answer.stale:
+            data["stale"] = True
+        return json_response(data)
+
+    async def reconnect_link(self, request: Request, caller: Caller) -> Response:
+        Query(request, set())
+        source_id = source_id_param(request)
+        body = await json_body(request, {"notify": str})
+        notify = body.get("notify")
+        if notify is not None and not SLACK_USER.match(notify):
+            raise invalid_body([FieldError("notify", "must be a Slack user id, e.g. U0123ABCD")])
+        source = await self.services.sources.get(source_id)
+        if source is None or source.workspace_id != caller.workspace_id:
+            raise no_such_source(source_id)
+        try:
+            link = await self.services.links.start(
+                caller.workspace_id, notify, "", source_id, actor=caller.actor
+            )
+        except ConnectRefused as refused:
+            raise ApiProblem(NOT_CONFIGURED, plain(str(refused))) from None
+        return json_response({"url": link.url, "expires_at": link.expires_at.isoformat()})
+
     async def openapi_json(self, request: Request) -> Response:
         return json_response(self.document)
 
@@ -157,6 +210,12 @@ class Api:
         return [
             Route("/sources", self.authenticated(self.list_sources), methods=["GET"]),
             Route("/sources/{id}", self.authenticated(self.get_source), methods=["GET"]),
+            Route("/sources/{id}/token", self.authenticated(self.token), methods=["POST"]),
+            Route(
+                "/sources/{id}/reconnect-link",
+                self.authenticated(self.reconnect_link),
+                methods=["POST"],
+            ),
             Route("/events", self.authenticated(self.list_events), methods=["GET"]),
             Route("/openapi.json", self.openapi_json, methods=["GET"]),
         ]
@@ -253,6 +312,31 @@ def source_id_param(request: Request) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise no_such_source(raw)
     return int(raw)
+
+
+def needs_reconnect(needs: NeedsReconnect) -> ApiProblem:
+    source = needs.source
+    if needs.link is None:
+        return ApiProblem(
+            NOT_CONFIGURED,
+            f"{source.network_title} needs a person to reconnect it, and its app is not "
+            "configured on this bot",
+        )
+    return ApiProblem(
+        NEEDS_RECONNECT,
+        f"{source.label} needs a person to reconnect it: {needs.reason}",
+        source_id=source.id,
+        source_status=str(source.status),
+        reason=needs.reason,
+        reconnect_url=needs.link.url,
+    )
+
+
+def plain(slack_text: str) -> str:
+    """A sentence written for Slack's mrkdwn, for a JSON client: no backticks or entities."""
+    return (
+        slack_text.replace("`", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    )
 
 
 def no_such_source(source_id: object) -> ApiProblem:

@@ -138,6 +138,14 @@ class TestReplies:
             ":white_check_mark: LinkedIn · Acme reconnected by <@U1>, valid until 27 Jan 2027"
         ]
 
+    def test_reconnected_through_the_api_names_the_key_not_a_mention(self) -> None:
+        message = reconnected_reply(source(Status.ACTIVE), "api-key:<platform>")
+
+        assert message.text.startswith(
+            "LinkedIn · Acme reconnected by the API (key “&lt;platform&gt;”)"
+        )
+        assert "<@" not in message.text
+
     def test_reconnected_reply_without_expiry(self) -> None:
         restored = source(Status.ACTIVE)
         restored = replace(restored, expires_at=None)
