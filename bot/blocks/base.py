@@ -15,7 +15,7 @@ STATUS_ICONS = {
     Status.REVOKED: ":lock:",
 }
 
-SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 API_KEY_ACTOR = "api-key:"
 SECTION_TEXT_LIMIT = 3000
 BUTTON_TEXT_LIMIT = 75
