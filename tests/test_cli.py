@@ -424,13 +424,14 @@ def test_import_without_workspace_when_slack_refuses_the_token(
     capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
 ) -> None:
     with running_slack() as slack:
-        bad_token = with_slack(env, slack, SLACK_BOT_TOKEN="xoxp-not-a-bot-token")
+        revoked = with_slack(env, slack, SLACK_BOT_TOKEN="xoxb-revoked-token")
+        slack.fail("auth.test", error="invalid_auth", status=200, retry_after=None)
         path = write(tmp_path, [record(workspace=None)])
-        code, _, err = run(capsys, bad_token, "sources", "import", path)
+        code, _, err = run(capsys, revoked, "sources", "import", path)
     assert code == 1
     assert "Traceback" not in err
     assert "invalid_auth" in err
-    assert "xoxp-not-a-bot-token" not in err
+    assert "xoxb-revoked-token" not in err
     assert listed(capsys, env) == []
 
 
