@@ -475,7 +475,10 @@ def test_scan_marks_expired_and_posts_nothing_without_a_channel(
     assert run(capsys, env, "sources", "import", write(tmp_path, three_sources()))[0] == 0
 
     code, out, err = run(capsys, env, "scan")
-    assert code == 0, err
+    assert code == 1  # the notice had nowhere to go
+    assert err.strip().splitlines() == [
+        "sources-bot: no channel for notices: pick one on the App Home or set SLACK_NOTIFY_CHANNEL"
+    ]
     assert out.splitlines() == [
         "checked: 3 source(s)",
         "renewed: 0",
@@ -484,6 +487,7 @@ def test_scan_marks_expired_and_posts_nothing_without_a_channel(
         "notices posted: 0",
         "warnings posted: 0",
         "transient failures: 0",
+        "internal errors: 0",
     ]
 
     by_account = {s["account_id"]: s for s in listed(capsys, env)}
@@ -655,3 +659,103 @@ def test_environment_is_only_read_from_the_mapping_given(
     code, out, _ = run(capsys, env, "db", "upgrade")
     assert code == 0
     assert out.strip() == "database is up to date"
+
+
+# what an operator types ----------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"], {})
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == "sources-bot 0.1.0"
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_serve_port_out_of_range_exits_2(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", port], {})
+    assert exit_.value.code == 2
+    assert "must be a port number from 1 to 65535" in capsys.readouterr().err
+
+
+def test_a_missing_database_is_named_in_one_line(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    if env["DATABASE_URL"].startswith("sqlite"):
+        missing = f"sqlite:///{tmp_path}/no/such/dir/bot.db"
+        cause = f"the directory {tmp_path}/no/such/dir does not exist"
+    else:
+        missing = env["DATABASE_URL"].rsplit("/", 1)[0] + "/no_such_database_x"
+        cause = 'database "no_such_database_x" does not exist'
+    code, out, err = run(capsys, {**env, "DATABASE_URL": missing}, "sources", "list")
+    assert code == 1
+    assert out == ""
+    assert_one_line_error(err, "cannot open the database", cause)
+
+
+def test_the_development_key_and_database_are_shown_by_absolute_path(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = run(
+        capsys, {"DATABASE_URL": "sqlite:///./dev.db", "SLACK_API_URL": NO_SLACK}, "db", "upgrade"
+    )
+    assert code == 0
+    code, _, _ = run(
+        capsys, {"DATABASE_URL": "sqlite:///./dev.db", "SLACK_API_URL": NO_SLACK}, "sources", "list"
+    )
+    assert code == 0
+    assert str(tmp_path / "dev.db.key") in caplog.text
+    assert f"beside the database {tmp_path / 'dev.db'}" in caplog.text
+
+
+def test_scan_exits_1_when_slack_refuses_the_token(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(capsys, env, "sources", "import", write(tmp_path, [record()]))[0] == 0
+    with running_slack() as slack:
+        slack.fail("auth.test", error="token_revoked", status=200, retry_after=None)
+        code, out, err = run(capsys, with_slack(env, slack, SLACK_NOTIFY_CHANNEL=CHANNEL), "scan")
+    assert code == 1
+    assert "checked: 1 source(s)" in out  # the scan itself ran
+    assert err.strip().splitlines() == [
+        "sources-bot: Slack refused the bot token (token_revoked): check SLACK_BOT_TOKEN"
+    ]
+
+
+def test_scan_exits_0_when_slack_is_unreachable_and_says_the_next_run_posts(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(capsys, env, "sources", "import", write(tmp_path, three_sources()))[0] == 0
+    unreachable = {**env, "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_NOTIFY_CHANNEL": CHANNEL}
+    code, out, err = run(capsys, unreachable, "scan")
+    assert code == 0
+    assert "notices posted: 0" in out
+    assert "posted by the next run" in err
+
+
+def test_digest_exits_1_without_a_channel_unless_the_day_is_quiet(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(capsys, env, "sources", "import", write(tmp_path, [record()]))[0] == 0
+    with running_slack() as slack:
+        quiet = with_slack(env, slack)
+        code, out, err = run(capsys, quiet, "digest")
+        assert (code, err) == (0, "")  # all is well: nothing would be posted anyway
+
+        assert (
+            run(capsys, env, "sources", "import", write(tmp_path, three_sources(), "b.json"))[0]
+            == 0
+        )
+        code, out, err = run(capsys, quiet, "digest")
+        assert code == 1
+        assert out.startswith("digests posted: 0 ")
+        assert err.strip() == (
+            "sources-bot: no channel for notices: pick one on the App Home or set "
+            "SLACK_NOTIFY_CHANNEL"
+        )
+        assert slack.calls_to("chat.postMessage") == []

@@ -33,6 +33,10 @@ WARNING = "warning"
 STALE_CLAIM = timedelta(minutes=5)
 
 
+class NoChannel(Exception):
+    """A workspace has something to announce and no channel to announce it in."""
+
+
 def expiry_key(source: Source) -> str:
     return f"expiry:{source.episode}"
 
@@ -116,7 +120,7 @@ class NoticeService:
     ) -> int:
         if keyed and channel is None:
             log.warning("workspace %s has news for a %s notice but no channel", workspace_id, kind)
-            return 0
+            raise NoChannel(workspace_id)
         posted = 0
         if keyed and channel is not None:
             notice_id = await self._claim(workspace_id, channel, kind, keyed)

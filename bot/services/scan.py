@@ -13,7 +13,15 @@ from bot.domain import LastError, Status
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
-from bot.services.notices import NoticeService
+from bot.services.internal import (
+    INTERNAL,
+    NOT_ISOLATED,
+    UnknownNetwork,
+    clear_internal,
+    internal_reason,
+    record_internal,
+)
+from bot.services.notices import NoChannel, NoticeService
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
@@ -36,6 +44,8 @@ class ScanReport:
     expired: list[str] = field(default_factory=list)
     expiring: list[str] = field(default_factory=list)
     transient: list[str] = field(default_factory=list)
+    internal: list[str] = field(default_factory=list)  # the bot failed on these; see the log
+    no_channel: list[str] = field(default_factory=list)  # workspaces with news and no channel
     notices_posted: int = 0
     warnings_posted: int = 0
 
@@ -52,6 +62,7 @@ class ScanReport:
                 f"notices posted: {self.notices_posted}",
                 f"warnings posted: {self.warnings_posted}",
                 f"transient failures: {named(self.transient, '; ')}",
+                f"internal errors: {named(self.internal, '; ')}",
             ]
         )
 
@@ -83,10 +94,18 @@ class ScanService:
         health_checks: Counter[str] = Counter()
         for source in live:
             report.checked += 1
-            await self._check(source, report, health_checks)
+            await self._check_alone(source, report, health_checks)
         for workspace in await self.workspaces.all():
-            report.notices_posted += await self.notices.post_pending(workspace)
-            report.warnings_posted += await self.notices.post_warnings(workspace)
+            try:
+                report.notices_posted += await self.notices.post_pending(workspace)
+                report.warnings_posted += await self.notices.post_warnings(workspace)
+            except NoChannel:
+                report.no_channel.append(workspace.id)
+            except NOT_ISOLATED:
+                raise
+            except Exception as err:
+                log.exception("scan: the notices of workspace %s failed", workspace.id)
+                report.internal.append(f"notices of {workspace.id}: {internal_reason(err)}")
         await self._forget_old_attempts()
         return report
 
@@ -95,6 +114,25 @@ class ScanService:
         cutoff = self.ctx.clock.now() - ATTEMPT_RETENTION
         async with self.ctx.db.begin() as session:
             await session.execute(delete(ConnectAttempt).where(ConnectAttempt.expires_at < cutoff))
+
+    async def _check_alone(
+        self, source: Source, report: ScanReport, health_checks: Counter[str]
+    ) -> None:
+        """Check one source; whatever breaks in it stays that source's problem."""
+        try:
+            if source.network not in self.ctx.catalogue:
+                raise UnknownNetwork(source.network)
+            await self._check(source, report, health_checks)
+        except NOT_ISOLATED:
+            raise
+        except Exception as err:
+            log.exception("scan: checking source %s failed", source.id)
+            reason = internal_reason(err)
+            report.internal.append(f"source {source.id} ({source.name}): {reason}")
+            await record_internal(self.ctx, source.id, source.last_error, reason)
+        else:
+            if isinstance(source.last_error, dict) and source.last_error.get("kind") == INTERNAL:
+                await clear_internal(self.ctx, source.id)
 
     async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
         now = self.ctx.clock.now()

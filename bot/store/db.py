@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -57,6 +59,22 @@ def pool_size(engine: AsyncEngine) -> int:
     """How many connections the engine keeps open for steady work (1 for in-memory SQLite)."""
     pool = engine.pool
     return pool.size() if isinstance(pool, QueuePool) else 1
+
+
+def describe_error(err: BaseException, url: str) -> str:
+    """A database failure in one line: where (password hidden) and the driver's own words,
+    e.g. ``database "x" does not exist``."""
+    cause: BaseException = err
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        cause = err.orig
+    words = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    words = re.sub(r"^\[Errno -?\d+\]\s*", "", words) or type(cause).__name__
+    try:
+        where = make_url(async_url(url)).set(drivername=make_url(url).get_backend_name())
+        shown = where.render_as_string(hide_password=True)
+    except ConfigError:
+        shown = "DATABASE_URL"
+    return f"{shown}: {words}"
 
 
 def _in_memory(url: str) -> bool:
