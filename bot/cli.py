@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.cli")
 
 NO_CHANNEL = "no channel for notices: pick one on the App Home or set SLACK_NOTIFY_CHANNEL"
+PROGRESS_OVER = 1000  # records; smaller imports finish before progress would help
 # Slack's answers that mean the bot token itself is refused.
 TOKEN_REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
@@ -220,8 +221,21 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    shown = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        # About every tenth of a long file, so a person sees it move.
+        if total > PROGRESS_OVER and (done == total or done - shown >= total // 10):
+            print(f"importing: {done}/{total} records written", file=sys.stderr)
+            shown = done
+
+    if len(records) > PROGRESS_OVER:
+        print(f"importing: all {len(records)} records are valid", file=sys.stderr)
     try:
-        created, updated = await import_records(services.ctx, services.workspaces, records)
+        created, updated = await import_records(
+            services.ctx, services.workspaces, records, progress
+        )
     except SlackUnavailable as err:  # auth.test, for records without a workspace
         print(
             f"sources-bot: cannot learn the workspace from Slack at "

@@ -759,3 +759,58 @@ def test_digest_exits_1_without_a_channel_unless_the_day_is_quiet(
             "SLACK_NOTIFY_CHANNEL"
         )
         assert slack.calls_to("chat.postMessage") == []
+
+
+def test_import_refuses_tokens_over_16_kb_and_non_string_dates_by_record(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = [
+        record("urn-ok"),
+        record("urn-big", access_token="A" * (16 * 1024 + 1)),
+        record("urn-date", expires_at=1767225600),
+        record("urn-big-refresh", refresh_token="R" * (16 * 1024 + 1)),
+        record("urn-edge", access_token="A" * (16 * 1024)),
+    ]
+    code, _, err = run(capsys, env, "sources", "import", write(tmp_path, bad))
+    assert code == 1
+    assert err.splitlines() == [
+        "record 2: access_token: longer than 16 KB; is it really a token?",
+        "record 3: expires_at: must be an ISO 8601 string",
+        "record 4: refresh_token: longer than 16 KB; is it really a token?",
+        "nothing was imported",
+    ]
+    assert "AAAA" not in err
+    assert listed(capsys, env) == []
+
+
+def test_reimporting_the_same_token_adds_no_history(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    same = [record(access_token=ACCESS, refresh_token=REFRESH, scopes=["openid"])]
+    for name in ("first.json", "again.json"):
+        code, out, err = run(capsys, env, "sources", "import", write(tmp_path, same, name))
+        assert code == 0, err
+    assert out.strip() == "imported 1 source(s): 0 new, 1 updated"
+    assert len(rows(env["DATABASE_URL"], "SELECT id FROM credentials")) == 1
+
+    changed = [record(access_token="a-new-access-token", refresh_token=REFRESH, scopes=["openid"])]
+    assert run(capsys, env, "sources", "import", write(tmp_path, changed, "new.json"))[0] == 0
+    assert len(rows(env["DATABASE_URL"], "SELECT id FROM credentials")) == 2
+
+
+def test_a_long_import_shows_its_progress_on_stderr(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    many = [record(f"urn-{n}", f"Page {n}", workspace=f"T{n % 7}") for n in range(2500)]
+    code, out, err = run(capsys, env, "sources", "import", write(tmp_path, many))
+    assert code == 0, err
+    assert out.strip() == "imported 2500 source(s): 2500 new, 0 updated"
+    progress = err.splitlines()
+    assert progress[0] == "importing: all 2500 records are valid"
+    assert progress[-1] == "importing: 2500/2500 records written"
+    assert len(progress) >= 3
+    assert len(listed(capsys, env)) == 2500
+
+    few = [record("urn-1", "Page 1", workspace="T1")]
+    code, _, err = run(capsys, env, "sources", "import", write(tmp_path, few, "few.json"))
+    assert (code, err) == (0, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,18 +82,19 @@ def add_credential(
     session: AsyncSession, ctx: Context, source: Source, tokens: TokenSet, now: datetime
 ) -> None:
     """Store ``tokens``, encrypted, as the newest credential; older ones stay as history."""
-    session.add(
-        Credential(
-            source_id=source.id,
-            access_token=ctx.cipher.encrypt(tokens.access_token),
-            refresh_token=ctx.cipher.encrypt(tokens.refresh_token)
-            if tokens.refresh_token
-            else None,
-            scopes=tokens.scopes,
-            expires_at=tokens.expires_at,
-            created_at=now,
-        )
-    )
+    session.add(Credential(**credential_row(ctx, source.id, tokens, now)))
+
+
+def credential_row(ctx: Context, source_id: int, tokens: TokenSet, now: datetime) -> dict[str, Any]:
+    """The column values of a credential holding ``tokens``, encrypted."""
+    return {
+        "source_id": source_id,
+        "access_token": ctx.cipher.encrypt(tokens.access_token),
+        "refresh_token": ctx.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+        "scopes": tokens.scopes,
+        "expires_at": tokens.expires_at,
+        "created_at": now,
+    }
 
 
 def mark_connected(
@@ -152,7 +154,17 @@ async def upsert_source(
     if source is not None:
         source.name = identity.name
         return source, False
-    source = Source(
+    source = new_source(workspace_id, network, identity, now, kind)
+    session.add(source)
+    await session.flush()
+    return source, True
+
+
+def new_source(
+    workspace_id: str, network: str, identity: Identity, now: datetime, kind: str = "account"
+) -> Source:
+    """A source row for an account seen for the first time (not yet added to a session)."""
+    return Source(
         workspace_id=workspace_id,
         network=network,
         account_id=identity.account_id,
@@ -166,9 +178,6 @@ async def upsert_source(
         created_at=now,
         updated_at=now,
     )
-    session.add(source)
-    await session.flush()
-    return source, True
 
 
 async def current_credential(session: AsyncSession, source_id: int) -> Credential | None:
