@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.crypto import cipher_for
 from bot.delivery.dispatcher import Doorbell
 from bot.delivery.outbox import Outbox
+from bot.handlers.limit import WorkLimit
 from bot.networks import load_catalogue
 from bot.scheduler import create_scheduler
 from bot.services import Services, build_services
@@ -34,7 +35,7 @@ from bot.services.context import Context
 from bot.services.events import EventLog
 from bot.slack_api import SlackClients, SlackGateway
 from bot.store import migrate
-from bot.store.db import create_engine, session_factories
+from bot.store.db import create_engine, pool_size, session_factories
 from bot.web import api, health
 from bot.web import connect as connect_routes
 
@@ -109,13 +110,13 @@ def create_app(
 ) -> Bot:
     """Build the whole bot from ``settings``; nothing is created at import time."""
     settings.require_slack()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     services = create_services(settings, engine, clock or SystemClock())
     bolt = AsyncApp(
         client=services.ctx.slack.client,
         signing_secret=settings.slack_signing_secret,
     )
-    handlers.register(bolt, services)
+    handlers.register(bolt, services, WorkLimit(pool_size(engine)))
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:

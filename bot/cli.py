@@ -8,17 +8,27 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import cli_api, logs
 from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.delivery.dispatcher import DrainReport
     from bot.services import Services
 
 log = logging.getLogger("bot.cli")
+
+NO_CHANNEL = "no channel for notices: pick one on the App Home or set SLACK_NOTIFY_CHANNEL"
+PROGRESS_OVER = 1000  # records; smaller imports finish before progress would help
+# Slack's answers that mean the bot token itself is refused.
+TOKEN_REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,11 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sources-bot",
         description="Keep your team's social-network connections alive, from Slack.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the bot (migrates the database first)")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
-    serve.add_argument("--port", type=int, help="port to listen on (default $PORT or 3000)")
+    serve.add_argument("--port", type=_port, help="port to listen on (default $PORT or 3000)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run scans and digests")
 
     db = commands.add_parser("db", help="database commands")
@@ -52,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "The source.removed event is logged and sent to webhooks.",
     )
     removing.add_argument("id", type=int, help="the source's id (see `sources list`)")
+
+    keys = commands.add_parser("keys", help="TOKEN_ENCRYPTION_KEY and the stored secrets")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    key_commands.add_parser("check", help="how many stored secrets each key decrypts")
+    key_commands.add_parser("rotate", help="re-encrypt every stored secret with the first key")
 
     commands.add_parser(
         "scan",
@@ -84,6 +100,15 @@ def serve(settings: Settings, host: str, port: int | None, no_scheduler: bool) -
     from bot.app import create_app
 
     bot = create_app(settings, scheduler=not no_scheduler)
+
+    async def checks() -> bool:
+        try:
+            return await _migrate(settings, bot.engine) and await _warn_secrets(bot.services)
+        finally:  # the engine's connections belong to this event loop, not the server's
+            await bot.engine.dispose()
+
+    if not asyncio.run(checks()):
+        return 1
     uvicorn.run(bot.asgi, host=host, port=port or settings.port, log_config=None)
     return 0
 
@@ -91,20 +116,18 @@ def serve(settings: Settings, host: str, port: int | None, no_scheduler: bool) -
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import create_services
     from bot.clock import SystemClock
-    from bot.store import migrate
     from bot.store.db import create_engine
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     try:
-        try:
-            await migrate.upgrade(engine)
-        except Exception as err:  # unreachable database, bad credentials
-            print(f"sources-bot: cannot open the database: {type(err).__name__}", file=sys.stderr)
+        if not await _migrate(settings, engine):
             return 1
         if args.command == "db":
             print("database is up to date")
             return 0
         services = create_services(settings, engine, SystemClock())
+        if args.command != "keys":  # which prints its own counts
+            await _warn_secrets(services)
         subcommand = getattr(args, f"{args.command.replace('-', '_')}_command", None)
         handler = _COMMANDS[f"{args.command} {subcommand}" if subcommand else args.command]
         try:
@@ -113,6 +136,44 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             await services.aclose()
     finally:
         await engine.dispose()
+
+
+async def _migrate(settings: Settings, engine: AsyncEngine) -> bool:
+    """Bring the schema up to date; False, with the cause in one line, when the database
+    cannot be used."""
+    from bot.store import migrate
+    from bot.store.db import describe_error
+
+    path = settings.sqlite_path
+    if path is not None and not path.resolve().parent.is_dir():
+        print(
+            f"sources-bot: cannot open the database {path.resolve()}: "
+            f"the directory {path.resolve().parent} does not exist",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        await migrate.upgrade(engine)
+    except (OSError, SQLAlchemyError) as err:  # unreachable, refused, missing database
+        where = describe_error(err, settings.database_url)
+        print(f"sources-bot: cannot open the database {where}", file=sys.stderr)
+        return False
+    return True
+
+
+async def _warn_secrets(services: Services) -> bool:
+    """Say at start, not at the next renewal, when stored secrets cannot be decrypted."""
+    from bot.services import keys
+
+    report = await keys.check(services.ctx)
+    if report.undecryptable:
+        log.warning(
+            "%d stored secret(s) cannot be decrypted with any key of TOKEN_ENCRYPTION_KEY "
+            "(was a key removed?); sources: %s. `sources-bot keys check` counts them per key",
+            report.undecryptable,
+            await keys.source_labels(services.ctx, report.sources) or "none",
+        )
+    return True
 
 
 async def _list(services: Services, args: argparse.Namespace) -> int:
@@ -175,8 +236,21 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    shown = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        # About every tenth of a long file, so a person sees it move.
+        if total > PROGRESS_OVER and (done == total or done - shown >= total // 10):
+            print(f"importing: {done}/{total} records written", file=sys.stderr)
+            shown = done
+
+    if len(records) > PROGRESS_OVER:
+        print(f"importing: all {len(records)} records are valid", file=sys.stderr)
     try:
-        created, updated = await import_records(services.ctx, services.workspaces, records)
+        created, updated = await import_records(
+            services.ctx, services.workspaces, records, progress
+        )
     except SlackUnavailable as err:  # auth.test, for records without a workspace
         print(
             f"sources-bot: cannot learn the workspace from Slack at "
@@ -191,7 +265,8 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 async def _scan(services: Services, args: argparse.Namespace) -> int:
     report = await services.scan.run()
     print(report.summary())
-    return _delivered(await services.dispatcher.drain())
+    delivered = _delivered(await services.dispatcher.drain())
+    return await _delivery(services, no_channel=bool(report.no_channel)) or delivered
 
 
 def _delivered(report: DrainReport) -> int:
@@ -218,10 +293,85 @@ async def _digest(services: Services, args: argparse.Namespace) -> int:
             print(json.dumps(payload))
         return 0
     queued = 0
+    no_channel = False
     for workspace in workspaces:
+        if services.workspaces.notify_channel(workspace) is None:
+            plan = await services.digest.plan(workspace)
+            quiet = plan.content.all_well and not services.ctx.settings.digest_always_post
+            no_channel = no_channel or not quiet
+            continue
         queued += await services.digest.post(workspace)
     print(f"digests: {queued} (a workspace gets at most one a day; quiet days post nothing)")
-    return _delivered(await services.dispatcher.drain())
+    delivered = _delivered(await services.dispatcher.drain())
+    return await _delivery(services, no_channel=no_channel) or delivered
+
+
+async def _delivery(services: Services, *, no_channel: bool) -> int:
+    """1, with the reason on stderr, when what had to be posted cannot be: no channel, or a
+    token Slack refuses. Slack being unreachable is not that: what is queued waits for it."""
+    from bot.slack_api import SlackUnavailable
+
+    problems = [NO_CHANNEL] if no_channel else []
+    if services.ctx.settings.slack_bot_token:
+        try:
+            await services.ctx.slack.team()
+        except SlackUnavailable as err:
+            if err.reason in TOKEN_REFUSED:
+                problems.append(
+                    f"Slack refused the bot token ({err.reason}): check SLACK_BOT_TOKEN"
+                )
+            else:
+                print(
+                    f"sources-bot: Slack could not be reached ({err.reason}); "
+                    "what was not delivered stays queued for `serve` or the next run",
+                    file=sys.stderr,
+                )
+    for problem in problems:
+        print(f"sources-bot: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+async def _keys_check(services: Services, args: argparse.Namespace) -> int:
+    from bot.services import keys
+
+    report = await keys.check(services.ctx)
+    for index, count in enumerate(report.per_key):
+        which = "first key (newest)" if index == 0 else f"key {index + 1}"
+        print(f"{which}: decrypts {count} stored secret(s)")
+    print(f"no key: {report.undecryptable} stored secret(s)")
+    if report.undecryptable:
+        labels = await keys.source_labels(services.ctx, report.sources)
+        print(
+            f"sources-bot: secrets no key decrypts belong to: {labels or 'no source'}",
+            file=sys.stderr,
+        )
+        return 1
+    unused = [i + 1 for i, count in enumerate(report.per_key) if count == 0 and i > 0]
+    if unused:
+        print(f"no stored secret needs key(s) {', '.join(map(str, unused))}: they can be removed")
+    return 0
+
+
+async def _keys_rotate(services: Services, args: argparse.Namespace) -> int:
+    from bot.services import keys
+
+    def progress(done: int, total: int) -> None:
+        print(f"checked {done}/{total} stored secret(s)", file=sys.stderr)
+
+    report = await keys.rotate(services.ctx, progress)
+    print(
+        f"re-encrypted {report.rotated} stored secret(s) with the first key; "
+        f"{report.already_newest} already used it"
+    )
+    if report.undecryptable:
+        labels = await keys.source_labels(services.ctx, report.sources)
+        print(
+            f"sources-bot: {report.undecryptable} stored secret(s) cannot be decrypted by any "
+            f"key and were left as they are (sources: {labels or 'none'})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] = {
@@ -231,4 +381,23 @@ _COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] =
     "scan": _scan,
     "digest": _digest,
     **cli_api.COMMANDS,
+    "keys check": _keys_check,
+    "keys rotate": _keys_rotate,
 }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("sources-bot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {value!r}")
+    return port

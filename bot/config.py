@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MAX_POOL_SIZE = 1000
 
 
 class ConfigError(ValueError):
@@ -46,6 +48,7 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_notify_channel: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int | None = None  # None: the driver's default
     public_url: str = "http://localhost:3000"
     port: int = 3000
     digest_hour: int = 9
@@ -67,7 +70,25 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        public_url = (get("PUBLIC_URL") or "http://localhost:3000").rstrip("/")
+        public_url = _public_url(get("PUBLIC_URL") or "http://localhost:3000")
+        port = _int(get("PORT"), "PORT", 3000)
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"PORT must be a port number from 1 to 65535, not {port}")
+        bot_token = get("SLACK_BOT_TOKEN")
+        if bot_token is not None and not bot_token.startswith("xoxb-"):
+            # The message must not echo the token.
+            raise ConfigError(
+                "SLACK_BOT_TOKEN must be a bot token, starting with xoxb- "
+                "(the Bot User OAuth Token of the app's install page)"
+            )
+        pool_size = get("DATABASE_POOL_SIZE")
+        database_pool_size = None
+        if pool_size is not None:
+            database_pool_size = _int(pool_size, "DATABASE_POOL_SIZE", 0)
+            if not 1 <= database_pool_size <= MAX_POOL_SIZE:
+                raise ConfigError(
+                    f"DATABASE_POOL_SIZE must be a number of connections from 1 to {MAX_POOL_SIZE}"
+                )
         slack_api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
         if not slack_api_url.endswith("/"):
             slack_api_url += "/"
@@ -115,14 +136,25 @@ class Settings:
             )
             for prefix in _network_prefixes(env)
         }
+        for prefix, credentials in sorted(networks.items()):
+            if bool(credentials.client_id) != bool(credentials.client_secret):
+                have, missing = ("CLIENT_ID", "CLIENT_SECRET")
+                if credentials.client_secret:
+                    have, missing = missing, have
+                name = prefix.upper()
+                raise ConfigError(
+                    f"{name}_{have} is set but {name}_{missing} is not: "
+                    f"set both {name}_CLIENT_ID and {name}_CLIENT_SECRET, or neither"
+                )
         return cls(
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_bot_token=bot_token,
             slack_api_url=slack_api_url,
             slack_notify_channel=get("SLACK_NOTIFY_CHANNEL"),
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_pool_size=database_pool_size,
             public_url=public_url,
-            port=_int(get("PORT"), "PORT", 3000),
+            port=port,
             digest_hour=digest_hour,
             digest_timezone=digest_timezone,
             digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
@@ -156,6 +188,16 @@ class Settings:
                 path = url[len(prefix) :].split("?", 1)[0]
                 return Path(path) if path and path != ":memory:" else None
         return None
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(
+            f"PUBLIC_URL must be an absolute http(s) URL such as https://bot.example.com, "
+            f"not {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def _split(value: str | None) -> list[str]:

@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 DEV_KEY_FILENAME_SUFFIX = ".key"
 
 
+class UndecryptableToken(ConfigError):
+    """No key of TOKEN_ENCRYPTION_KEY decrypts a stored secret."""
+
+
 class TokenCipher:
     """Encrypts with the newest key and decrypts with any of them."""
 
@@ -22,7 +26,8 @@ class TokenCipher:
         if not keys:
             raise ConfigError("TOKEN_ENCRYPTION_KEY is empty")
         try:
-            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+            self._keys = [Fernet(key.encode()) for key in keys]
+            self._fernet = MultiFernet(self._keys)
         except (ValueError, TypeError) as err:
             # The message must not echo the key itself.
             raise ConfigError(
@@ -32,11 +37,36 @@ class TokenCipher:
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
+
+    def key_index(self, ciphertext: str) -> int | None:
+        """Which key (0 is the newest) this was encrypted with; None when no key fits.
+
+        Only the signature is checked, so nothing is decrypted.
+        """
+        token = ciphertext.encode()
+        for index, key in enumerate(self._keys):
+            try:
+                key.extract_timestamp(token)
+            except InvalidToken:
+                continue
+            return index
+        return None
+
+    def rotate(self, ciphertext: str) -> str:
+        """The same secret encrypted with the newest key."""
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken as err:
+            raise UndecryptableToken("a stored secret cannot be decrypted by any key") from err
+
     def decrypt(self, ciphertext: str) -> str:
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken as err:
-            raise ConfigError(
+            raise UndecryptableToken(
                 "a stored token cannot be decrypted with TOKEN_ENCRYPTION_KEY (was a key removed?)"
             ) from err
 
@@ -64,8 +94,9 @@ def _dev_key(db_path: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(key + "\n")
     log.warning(
-        "TOKEN_ENCRYPTION_KEY is not set: tokens are encrypted with the development key in %s; "
-        "set TOKEN_ENCRYPTION_KEY in production",
-        key_path,
+        "TOKEN_ENCRYPTION_KEY is not set: tokens are encrypted with the development key in %s "
+        "(beside the database %s); set TOKEN_ENCRYPTION_KEY in production",
+        key_path.resolve(),
+        db_path.resolve(),
     )
     return key

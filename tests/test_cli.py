@@ -424,13 +424,14 @@ def test_import_without_workspace_when_slack_refuses_the_token(
     capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
 ) -> None:
     with running_slack() as slack:
-        bad_token = with_slack(env, slack, SLACK_BOT_TOKEN="xoxp-not-a-bot-token")
+        revoked = with_slack(env, slack, SLACK_BOT_TOKEN="xoxb-revoked-token")
+        slack.fail("auth.test", error="invalid_auth", status=200, retry_after=None)
         path = write(tmp_path, [record(workspace=None)])
-        code, _, err = run(capsys, bad_token, "sources", "import", path)
+        code, _, err = run(capsys, revoked, "sources", "import", path)
     assert code == 1
     assert "Traceback" not in err
     assert "invalid_auth" in err
-    assert "xoxp-not-a-bot-token" not in err
+    assert "xoxb-revoked-token" not in err
     assert listed(capsys, env) == []
 
 
@@ -474,7 +475,10 @@ def test_scan_marks_expired_and_posts_nothing_without_a_channel(
     assert run(capsys, env, "sources", "import", write(tmp_path, three_sources()))[0] == 0
 
     code, out, err = run(capsys, env, "scan")
-    assert code == 0, err
+    assert code == 1  # the notice had nowhere to go
+    assert err.strip().splitlines() == [
+        "sources-bot: no channel for notices: pick one on the App Home or set SLACK_NOTIFY_CHANNEL"
+    ]
     assert out.splitlines() == [
         "checked: 3 source(s)",
         "renewed: 0",
@@ -483,6 +487,7 @@ def test_scan_marks_expired_and_posts_nothing_without_a_channel(
         "notices: 0",
         "warnings: 0",
         "transient failures: 0",
+        "internal errors: 0",
         "delivered: 0",
     ]
 
@@ -659,3 +664,159 @@ def test_environment_is_only_read_from_the_mapping_given(
     code, out, _ = run(capsys, env, "db", "upgrade")
     assert code == 0
     assert out.strip() == "database is up to date"
+
+
+# what an operator types ----------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"], {})
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == "sources-bot 0.1.0"
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_serve_port_out_of_range_exits_2(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", port], {})
+    assert exit_.value.code == 2
+    assert "must be a port number from 1 to 65535" in capsys.readouterr().err
+
+
+def test_a_missing_database_is_named_in_one_line(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    if env["DATABASE_URL"].startswith("sqlite"):
+        missing = f"sqlite:///{tmp_path}/no/such/dir/bot.db"
+        cause = f"the directory {tmp_path}/no/such/dir does not exist"
+    else:
+        missing = env["DATABASE_URL"].rsplit("/", 1)[0] + "/no_such_database_x"
+        cause = 'database "no_such_database_x" does not exist'
+    code, out, err = run(capsys, {**env, "DATABASE_URL": missing}, "sources", "list")
+    assert code == 1
+    assert out == ""
+    assert_one_line_error(err, "cannot open the database", cause)
+
+
+def test_the_development_key_and_database_are_shown_by_absolute_path(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = run(
+        capsys, {"DATABASE_URL": "sqlite:///./dev.db", "SLACK_API_URL": NO_SLACK}, "db", "upgrade"
+    )
+    assert code == 0
+    code, _, _ = run(
+        capsys, {"DATABASE_URL": "sqlite:///./dev.db", "SLACK_API_URL": NO_SLACK}, "sources", "list"
+    )
+    assert code == 0
+    assert str(tmp_path / "dev.db.key") in caplog.text
+    assert f"beside the database {tmp_path / 'dev.db'}" in caplog.text
+
+
+def test_scan_exits_1_when_slack_refuses_the_token(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(capsys, env, "sources", "import", write(tmp_path, [record()]))[0] == 0
+    with running_slack() as slack:
+        slack.fail("auth.test", error="token_revoked", status=200, retry_after=None)
+        code, out, err = run(capsys, with_slack(env, slack, SLACK_NOTIFY_CHANNEL=CHANNEL), "scan")
+    assert code == 1
+    assert "checked: 1 source(s)" in out  # the scan itself ran
+    assert err.strip().splitlines() == [
+        "sources-bot: Slack refused the bot token (token_revoked): check SLACK_BOT_TOKEN"
+    ]
+
+
+def test_scan_exits_0_when_slack_is_unreachable_and_says_the_next_run_posts(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(capsys, env, "sources", "import", write(tmp_path, three_sources()))[0] == 0
+    unreachable = {**env, "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_NOTIFY_CHANNEL": CHANNEL}
+    code, out, err = run(capsys, unreachable, "scan")
+    assert code == 0
+    assert "notices: 1" in out.splitlines()
+    assert "delivered: 0; 2 queued for retry by `serve`" in out.splitlines()
+    assert "stays queued" in err
+
+
+def test_digest_exits_1_without_a_channel_unless_the_day_is_quiet(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(capsys, env, "sources", "import", write(tmp_path, [record()]))[0] == 0
+    with running_slack() as slack:
+        quiet = with_slack(env, slack)
+        code, out, err = run(capsys, quiet, "digest")
+        assert (code, err) == (0, "")  # all is well: nothing would be posted anyway
+
+        assert (
+            run(capsys, env, "sources", "import", write(tmp_path, three_sources(), "b.json"))[0]
+            == 0
+        )
+        code, out, err = run(capsys, quiet, "digest")
+        assert code == 1
+        assert out.startswith("digests: 0 ")
+        assert err.strip() == (
+            "sources-bot: no channel for notices: pick one on the App Home or set "
+            "SLACK_NOTIFY_CHANNEL"
+        )
+        assert slack.calls_to("chat.postMessage") == []
+
+
+def test_import_refuses_tokens_over_16_kb_and_non_string_dates_by_record(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = [
+        record("urn-ok"),
+        record("urn-big", access_token="A" * (16 * 1024 + 1)),
+        record("urn-date", expires_at=1767225600),
+        record("urn-big-refresh", refresh_token="R" * (16 * 1024 + 1)),
+        record("urn-edge", access_token="A" * (16 * 1024)),
+    ]
+    code, _, err = run(capsys, env, "sources", "import", write(tmp_path, bad))
+    assert code == 1
+    assert err.splitlines() == [
+        "record 2: access_token: longer than 16 KB; is it really a token?",
+        "record 3: expires_at: must be an ISO 8601 string",
+        "record 4: refresh_token: longer than 16 KB; is it really a token?",
+        "nothing was imported",
+    ]
+    assert "AAAA" not in err
+    assert listed(capsys, env) == []
+
+
+def test_reimporting_the_same_token_adds_no_history(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    same = [record(access_token=ACCESS, refresh_token=REFRESH, scopes=["openid"])]
+    for name in ("first.json", "again.json"):
+        code, out, err = run(capsys, env, "sources", "import", write(tmp_path, same, name))
+        assert code == 0, err
+    assert out.strip() == "imported 1 source(s): 0 new, 1 updated"
+    assert len(rows(env["DATABASE_URL"], "SELECT id FROM credentials")) == 1
+
+    changed = [record(access_token="a-new-access-token", refresh_token=REFRESH, scopes=["openid"])]
+    assert run(capsys, env, "sources", "import", write(tmp_path, changed, "new.json"))[0] == 0
+    assert len(rows(env["DATABASE_URL"], "SELECT id FROM credentials")) == 2
+
+
+def test_a_long_import_shows_its_progress_on_stderr(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    many = [record(f"urn-{n}", f"Page {n}", workspace=f"T{n % 7}") for n in range(2500)]
+    code, out, err = run(capsys, env, "sources", "import", write(tmp_path, many))
+    assert code == 0, err
+    assert out.strip() == "imported 2500 source(s): 2500 new, 0 updated"
+    progress = err.splitlines()
+    assert progress[0] == "importing: all 2500 records are valid"
+    assert progress[-1] == "importing: 2500/2500 records written"
+    assert len(progress) >= 3
+    assert len(listed(capsys, env)) == 2500
+
+    few = [record("urn-1", "Page 1", workspace="T1")]
+    code, _, err = run(capsys, env, "sources", "import", write(tmp_path, few, "few.json"))
+    assert (code, err) == (0, "")

@@ -137,7 +137,7 @@ class TestNetworks:
                 "LINKEDIN_AUTHORIZE_URL": "http://fake/authorize",
                 "LINKEDIN_TOKEN_URL": "http://fake/token",
                 "LINKEDIN_USERINFO_URL": "http://fake/userinfo",
-                "X_CLIENT_ID": "x-id",
+                "X_TOKEN_URL": "http://fake/x-token",
             }
         )
 
@@ -151,8 +151,8 @@ class TestNetworks:
             "userinfo": "http://fake/userinfo",
         }
         x = settings.network("x")
-        assert x.client_id == "x-id"
-        assert x.configured is False  # an id without a secret is not enough
+        assert dict(x.urls) == {"token": "http://fake/x-token"}
+        assert x.configured is False  # overrides alone configure nothing
 
     def test_unknown_network_is_unconfigured(self) -> None:
         assert Settings.from_env({}).network("tiktok").configured is False
@@ -182,7 +182,9 @@ class TestRequireSlack:
             Settings.from_env({"SLACK_SIGNING_SECRET": "s"}).require_slack()
 
     def test_passes_with_both(self) -> None:
-        Settings.from_env({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "t"}).require_slack()
+        Settings.from_env(
+            {"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-t"}
+        ).require_slack()
 
 
 def test_repr_shows_no_secret() -> None:
@@ -199,3 +201,56 @@ def test_repr_shows_no_secret() -> None:
     ):
         assert SECRETS[name] not in shown, f"{name} leaks through repr(Settings)"
     assert SECRETS["LINKEDIN_CLIENT_SECRET"] not in str(settings.network("linkedin"))
+
+
+# What an operator types -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["bot.example.com", "localhost:3000", "/slack", "ftp://bot.example.com", "https://"]
+)
+def test_public_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"PUBLIC_URL must be an absolute http\(s\) URL"):
+        Settings.from_env({"PUBLIC_URL": url})
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1"])
+def test_port_must_be_1_to_65535(port: str) -> None:
+    with pytest.raises(ConfigError, match="PORT must be a port number from 1 to 65535"):
+        Settings.from_env({"PORT": port})
+
+
+@pytest.mark.parametrize("port", ["1", "65535"])
+def test_port_bounds_are_accepted(port: str) -> None:
+    assert Settings.from_env({"PORT": port}).port == int(port)
+
+
+def test_bot_token_must_be_a_bot_token_and_is_not_echoed() -> None:
+    with pytest.raises(
+        ConfigError, match="SLACK_BOT_TOKEN must be a bot token, starting with xoxb-"
+    ) as err:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxp-user-token-5555"})
+    assert "5555" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("present", "missing"),
+    [("X_CLIENT_ID", "X_CLIENT_SECRET"), ("X_CLIENT_SECRET", "X_CLIENT_ID")],
+)
+def test_half_a_network_app_names_both_variables(present: str, missing: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({present: "value-1234"})
+    message = str(err.value)
+    assert f"{present} is set but {missing} is not" in message
+    assert "X_CLIENT_ID and X_CLIENT_SECRET" in message
+    assert "value-1234" not in message
+
+
+def test_pool_size_is_read_and_checked() -> None:
+    assert Settings.from_env({}).database_pool_size is None
+    assert Settings.from_env({"DATABASE_POOL_SIZE": "12"}).database_pool_size == 12
+    for bad in ("0", "-3", "1001"):
+        with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE must be a number"):
+            Settings.from_env({"DATABASE_POOL_SIZE": bad})
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE must be a whole number"):
+        Settings.from_env({"DATABASE_POOL_SIZE": "many"})

@@ -444,7 +444,7 @@ async def test_unconfigured_network_names_the_variables(
     database_url: str, slack: Any, linkedin: Any, clock: Any
 ) -> None:
     env = bot_env(database_url, slack, linkedin)
-    del env["LINKEDIN_CLIENT_SECRET"]
+    del env["LINKEDIN_CLIENT_ID"], env["LINKEDIN_CLIENT_SECRET"]
     async with running_bot(env, slack, linkedin, clock) as h:
         payload = await h.command("connect linkedin")
     assert "LinkedIn is not configured yet" in payload["text"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.networks import load_catalogue
 
 LINKEDIN_ENV = {
@@ -60,11 +60,9 @@ def test_credentials_from_settings_configure_one_network() -> None:
     assert "li-secret" not in repr(linkedin)
 
 
-def test_a_client_id_alone_is_not_configured() -> None:
-    linkedin = load_catalogue(Settings.from_env({"LINKEDIN_CLIENT_ID": "li-id"})).get("linkedin")
-
-    assert linkedin is not None
-    assert linkedin.configured is False
+def test_a_client_id_alone_is_refused_naming_both_variables() -> None:
+    with pytest.raises(ConfigError, match="LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET"):
+        load_catalogue(Settings.from_env({"LINKEDIN_CLIENT_ID": "li-id"}))
 
 
 def test_endpoint_overrides_apply_and_the_rest_stay() -> None:

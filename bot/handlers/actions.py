@@ -13,12 +13,13 @@ from bot.blocks import Message
 from bot.blocks.connect import as_modal, connect_link
 from bot.blocks.replies import short
 from bot.blocks.texts import SOURCE_GONE
+from bot.handlers.limit import WorkLimit
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
 from bot.services.links import ConnectLink
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     async def reconnect(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -82,11 +83,11 @@ def register(app: AsyncApp, services: Services) -> None:
         else:
             await services.ctx.slack.open_modal(body["trigger_id"], as_modal(message))
 
-    app.action(ids.RECONNECT_SOURCE)(reconnect)
-    app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(connect_network)
+    app.action(ids.RECONNECT_SOURCE)(limit.after_ack(reconnect))
+    app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(limit.after_ack(connect_network))
     app.action(ids.OPEN_OAUTH_LINK)(open_link)
-    app.action(ids.SET_NOTIFY_CHANNEL)(set_channel)
-    app.action(ids.RETRY_DELIVERIES)(retry_deliveries)
+    app.action(ids.SET_NOTIFY_CHANNEL)(limit.after_ack(set_channel))
+    app.action(ids.RETRY_DELIVERIES)(limit.after_ack(retry_deliveries))
 
 
 def link_message(link: ConnectLink) -> Message:

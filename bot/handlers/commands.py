@@ -13,6 +13,7 @@ from bot.blocks.base import escape
 from bot.blocks.connect import connect_link
 from bot.blocks.replies import help_message, short, sources_list
 from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
+from bot.handlers.limit import WorkLimit
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
 
@@ -41,7 +42,7 @@ def parse(text: str, networks: list[str]) -> Parsed:
     return Parsed("unknown", text.strip())
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     async def sources_command(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -80,4 +81,4 @@ def register(app: AsyncApp, services: Services) -> None:
         unknown = UNKNOWN_INPUT.format(text=escape(parsed.arg[:100]).replace("`", "'"))
         return help_message(networks, unknown)
 
-    app.command(ids.COMMAND)(sources_command)
+    app.command(ids.COMMAND)(limit.after_ack(sources_command))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from bot.domain import Identity, Page, TokenSet
@@ -164,11 +165,15 @@ class OAuthClient:
             raise
         except httpx2.TransportError as err:
             raise TransientError(f"{self.network.title} could not be reached") from err
-        except Exception as err:  # authlib's OAuthError or an unreadable body
+        except (OAuthError, httpx2.HTTPStatusError, ValueError) as err:
+            # authlib's reading of the answer: an error it names, or a body that is not a JSON
+            # object. Anything else raised here is a bug, and must not pass for the network's.
             raise TransientError(f"{self.network.title} gave an unreadable answer") from err
         return dict(token)
 
     def _token_set(self, token: dict[str, Any], now: datetime) -> TokenSet:
+        if not token.get("access_token"):
+            raise TransientError(f"{self.network.title} answered without an access token")
         expires_in = token.get("expires_in")
         if expires_in:
             expires_at: datetime | None = now + timedelta(seconds=int(expires_in))

@@ -10,7 +10,7 @@ from authlib.common.urls import add_params_to_qs
 
 from bot.domain import Page
 from bot.networks import Network
-from bot.oauth.errors import check_response
+from bot.oauth.errors import TransientError, check_response
 
 
 def tiktok_authorize_url(url: str) -> str:
@@ -57,7 +57,7 @@ async def instagram_long_lived(
         },
     )
     check_response(network.title, response)
-    return dict(response.json())
+    return _token_answer(network, response)
 
 
 async def instagram_refresh(
@@ -69,7 +69,7 @@ async def instagram_refresh(
         params={"grant_type": "ig_refresh_token", "access_token": access_token},
     )
     check_response(network.title, response)
-    return dict(response.json())
+    return _token_answer(network, response)
 
 
 async def facebook_exchange(
@@ -89,7 +89,7 @@ async def facebook_exchange(
         },
     )
     check_response(network.title, response)
-    return dict(response.json())
+    return _token_answer(network, response)
 
 
 ORGANIZATION_NAMES = "projection=(elements*(*,organizationalTarget~(localizedName)))"
@@ -148,6 +148,17 @@ PAGE_LISTERS = {
     "facebook": facebook_pages,
     "youtube": youtube_channels,
 }
+
+
+def _token_answer(network: Network, response: httpx2.Response) -> dict[str, Any]:
+    """The JSON object of a token answer; an unreadable body is the network's failure."""
+    try:
+        answer = response.json()
+    except ValueError as err:
+        raise TransientError(f"{network.title} gave an unreadable answer") from err
+    if not isinstance(answer, dict):
+        raise TransientError(f"{network.title} gave an unreadable answer")
+    return answer
 
 
 def _bearer(token: str) -> dict[str, str]:

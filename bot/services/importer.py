@@ -1,17 +1,30 @@
-"""`sources-bot sources import`: check every record, then write all of them or none."""
+"""`sources-bot sources import`: check every record, then write all of them or none.
+
+The write is one transaction, done in chunks: each chunk looks its sources and their current
+credentials up in one query each and inserts in batches, so 100,000 records take seconds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.crypto import UndecryptableToken
 from bot.domain import Identity, TokenSet
 from bot.networks import Catalogue
 from bot.services.context import Context
-from bot.services.sources import add_credential, mark_connected, upsert_source
+from bot.services.sources import credential_row, decrypt, mark_connected, new_source
 from bot.services.workspaces import WorkspaceService
+from bot.store.models import Base, Credential, Source, Workspace
+
+CHUNK = 1000
+MAX_TOKEN_BYTES = 16 * 1024  # real tokens are at most a few KB; more is a mistake in the file
+Progress = Callable[[int, int], None]  # (records written, records in all)
 
 FIELDS = {
     "network",
@@ -71,8 +84,14 @@ def _check(raw: Any, catalogue: Catalogue) -> list[str]:
     errors = [f"{key}: unknown field" for key in raw if key not in FIELDS]
     for key in ("network", "account_id", "name", "access_token", "expires_at"):
         value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
+        if key == "expires_at" and value is not None and not isinstance(value, str):
+            errors.append("expires_at: must be an ISO 8601 string")
+        elif not isinstance(value, str) or not value.strip():
             errors.append(f"{key}: required, a non-empty string")
+    for key in ("access_token", "refresh_token"):
+        value = raw.get(key)
+        if isinstance(value, str) and len(value.encode()) > MAX_TOKEN_BYTES:
+            errors.append(f"{key}: longer than 16 KB; is it really a token?")
     network = raw.get("network")
     if isinstance(network, str) and network and network.lower() not in catalogue:
         errors.append(
@@ -120,26 +139,150 @@ def _record(raw: dict[str, Any]) -> ImportRecord:
 
 
 async def import_records(
-    ctx: Context, workspaces: WorkspaceService, records: Sequence[ImportRecord]
+    ctx: Context,
+    workspaces: WorkspaceService,
+    records: Sequence[ImportRecord],
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
-    """Write every record in one transaction; return (created, updated)."""
+    """Write every record in one transaction; return (created, updated).
+
+    A known account is updated; its new tokens join its credential history unless they are
+    the ones it already holds.
+    """
     default = None
     if any(record.workspace is None for record in records):
         default = (await workspaces.default()).id
-    for team_id in {record.workspace for record in records if record.workspace}:
-        await workspaces.ensure(team_id)
     now = ctx.clock.now()
     created = updated = 0
     async with ctx.db.begin() as session:
-        for record in records:
-            workspace_id = record.workspace or default
-            assert workspace_id is not None
-            source, is_new = await upsert_source(
-                session, workspace_id, record.network, record.identity, now, record.kind
-            )
-            source.kind = record.kind
-            add_credential(session, ctx, source, record.tokens, now)
-            mark_connected(source, ctx.catalogue.get(record.network), record.tokens, now)
-            created += is_new
-            updated += not is_new
+        await _ensure_workspaces(session, {r.workspace for r in records if r.workspace}, now)
+        for start in range(0, len(records), CHUNK):
+            chunk = records[start : start + CHUNK]
+            new = await _write_chunk(session, ctx, chunk, default, now)
+            created += new
+            updated += len(chunk) - new
+            session.expunge_all()  # written: memory stays flat in the number of records
+            if progress is not None:
+                progress(start + len(chunk), len(records))
     return created, updated
+
+
+async def _ensure_workspaces(session: AsyncSession, team_ids: set[str], now: datetime) -> None:
+    known: set[str] = set()
+    for batch in _batched(sorted(team_ids), CHUNK):
+        known.update(await session.scalars(select(Workspace.id).where(Workspace.id.in_(batch))))
+    session.add_all(Workspace(id=team_id, created_at=now) for team_id in team_ids - known)
+    await session.flush()
+
+
+# What an import sets on a source: its name and kind, and what mark_connected sets.
+IMPORTED_COLUMNS = (
+    "name",
+    "kind",
+    "status",
+    "status_changed_at",
+    "restored_at",
+    "restored_by",
+    "expires_at",
+    "renewable",
+    "last_error",
+    "failures",
+    "failing_since",
+    "next_attempt_at",
+    "updated_at",
+    "connected_by",
+    "connected_as",
+)
+
+
+async def _write_chunk(
+    session: AsyncSession,
+    ctx: Context,
+    chunk: Sequence[ImportRecord],
+    default: str | None,
+    now: datetime,
+) -> int:
+    """Upsert one chunk's sources and credentials; return how many sources were new.
+
+    The rules are the ORM's (:func:`new_source`, :func:`mark_connected`), applied to objects
+    outside the session; the rows are written with one executemany per statement, which the
+    ORM's unit of work would do row by row here.
+    """
+
+    def key(record: ImportRecord) -> tuple[str, str, str]:
+        workspace_id = record.workspace or default
+        assert workspace_id is not None
+        return (workspace_id, record.network, record.identity.account_id)
+
+    keys = [key(record) for record in chunk]
+    existing = await _sources(session, keys)
+    latest = (
+        select(func.max(Credential.id))
+        .where(Credential.source_id.in_([s.id for s in existing.values()]))
+        .group_by(Credential.source_id)
+    )
+    held = await session.scalars(select(Credential).where(Credential.id.in_(latest)))
+    current = {credential.source_id: credential for credential in held}
+    session.expunge_all()  # what follows changes copies; the statements below write them
+
+    sources: list[Source] = []
+    for record, source_key in zip(chunk, keys, strict=True):
+        source = existing.get(source_key) or new_source(
+            source_key[0], source_key[1], record.identity, now, record.kind
+        )
+        source.name = record.identity.name
+        source.kind = record.kind
+        mark_connected(source, ctx.catalogue.get(record.network), record.tokens, now)
+        sources.append(source)
+    table = Base.metadata.tables["sources"]
+    fresh = [s for s in sources if s.id is None]
+    known = [s for s in sources if s.id is not None]
+    if fresh:
+        columns = [c.key for c in table.columns if c.key != "id"]
+        await session.execute(insert(table), [{c: getattr(s, c) for c in columns} for s in fresh])
+        ids = await _sources(session, [(s.workspace_id, s.network, s.account_id) for s in fresh])
+        session.expunge_all()
+        for source in fresh:
+            source.id = ids[(source.workspace_id, source.network, source.account_id)].id
+    if known:
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("source_id"))
+            .values({c: bindparam(c) for c in IMPORTED_COLUMNS}),
+            [{"source_id": s.id, **{c: getattr(s, c) for c in IMPORTED_COLUMNS}} for s in known],
+        )
+    credentials = [
+        credential_row(ctx, source.id, record.tokens, now)
+        for record, source in zip(chunk, sources, strict=True)
+        if source.id not in current or not _holds(ctx, current[source.id], record.tokens)
+    ]
+    if credentials:
+        await session.execute(insert(Base.metadata.tables["credentials"]), credentials)
+    return len(fresh)
+
+
+async def _sources(
+    session: AsyncSession, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Source]:
+    identity = tuple_(Source.workspace_id, Source.network, Source.account_id)
+    found = await session.scalars(select(Source).where(identity.in_(keys)))
+    return {(s.workspace_id, s.network, s.account_id): s for s in found}
+
+
+def _holds(ctx: Context, credential: Credential, tokens: TokenSet) -> bool:
+    """The credential already stores exactly these tokens (re-importing adds no history)."""
+    try:
+        stored = decrypt(ctx, credential)
+    except UndecryptableToken:
+        return False
+    return (stored.access_token, stored.refresh_token, stored.expires_at, stored.scopes) == (
+        tokens.access_token,
+        tokens.refresh_token,
+        tokens.expires_at,
+        tokens.scopes,
+    )
+
+
+def _batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -35,6 +35,10 @@ EXPIRY = "expiry"
 WARNING = "warning"
 
 
+class NoChannel(Exception):
+    """A workspace has something to announce and no channel to announce it in."""
+
+
 def expiry_key(source: Source) -> str:
     return f"expiry:{source.episode}"
 
@@ -130,7 +134,7 @@ class NoticeService:
             return 0
         if channel is None:
             log.warning("workspace %s has news for a %s notice but no channel", workspace_id, kind)
-            return 0
+            raise NoChannel(workspace_id)
         now = self.ctx.clock.now()
         async with self.ctx.db() as session:
             announced = {

@@ -14,7 +14,15 @@ from bot.domain import LastError, Status
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
-from bot.services.notices import NoticeService
+from bot.services.internal import (
+    INTERNAL,
+    NOT_ISOLATED,
+    UnknownNetwork,
+    clear_internal,
+    internal_reason,
+    record_internal,
+)
+from bot.services.notices import NoChannel, NoticeService
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
@@ -38,6 +46,8 @@ class ScanReport:
     expired: list[str] = field(default_factory=list)
     expiring: list[str] = field(default_factory=list)
     transient: list[str] = field(default_factory=list)
+    internal: list[str] = field(default_factory=list)  # the bot failed on these; see the log
+    no_channel: list[str] = field(default_factory=list)  # workspaces with news and no channel
     notices_queued: int = 0
     warnings_queued: int = 0
 
@@ -54,6 +64,7 @@ class ScanReport:
                 f"notices: {self.notices_queued}",
                 f"warnings: {self.warnings_queued}",
                 f"transient failures: {named(self.transient, '; ')}",
+                f"internal errors: {named(self.internal, '; ')}",
             ]
         )
 
@@ -85,10 +96,18 @@ class ScanService:
         health_checks: Counter[str] = Counter()
         for source in live:
             report.checked += 1
-            await self._check(source, report, health_checks)
+            await self._check_alone(source, report, health_checks)
         for workspace in await self.workspaces.all():
-            report.notices_queued += await self.notices.post_pending(workspace)
-            report.warnings_queued += await self.notices.post_warnings(workspace)
+            try:
+                report.notices_queued += await self.notices.post_pending(workspace)
+                report.warnings_queued += await self.notices.post_warnings(workspace)
+            except NoChannel:
+                report.no_channel.append(workspace.id)
+            except NOT_ISOLATED:
+                raise
+            except Exception as err:
+                log.exception("scan: the notices of workspace %s failed", workspace.id)
+                report.internal.append(f"notices of {workspace.id}: {internal_reason(err)}")
         await self._forget_old()
         return report
 
@@ -102,6 +121,25 @@ class ScanService:
             )
             await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
             await forget_sent(session, now - SENT_RETENTION)
+
+    async def _check_alone(
+        self, source: Source, report: ScanReport, health_checks: Counter[str]
+    ) -> None:
+        """Check one source; whatever breaks in it stays that source's problem."""
+        try:
+            if source.network not in self.ctx.catalogue:
+                raise UnknownNetwork(source.network)
+            await self._check(source, report, health_checks)
+        except NOT_ISOLATED:
+            raise
+        except Exception as err:
+            log.exception("scan: checking source %s failed", source.id)
+            reason = internal_reason(err)
+            report.internal.append(f"source {source.id} ({source.name}): {reason}")
+            await record_internal(self.ctx, source.id, source.last_error, reason)
+        else:
+            if isinstance(source.last_error, dict) and source.last_error.get("kind") == INTERNAL:
+                await clear_internal(self.ctx, source.id)
 
     async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
         now = self.ctx.clock.now()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,23 +17,76 @@ from bot.status import effective_status
 from bot.store.models import Credential, Source
 
 
+class SourceFields(Protocol):
+    """What :meth:`SourceService.info` reads: a Source, or a row of :data:`LISTED` columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def network(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> dict[str, Any] | None: ...
+    @property
+    def restored_at(self) -> datetime | None: ...
+    @property
+    def restored_by(self) -> str | None: ...
+    @property
+    def connected_by(self) -> str | None: ...
+    @property
+    def connected_as(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def renewable(self) -> bool: ...
+
+
+# The columns a listing needs: rows of these cost a fraction of whole ORM objects, which
+# matters for `/sources` and the App Home, read on every request.
+LISTED = (
+    Source.id,
+    Source.workspace_id,
+    Source.network,
+    Source.account_id,
+    Source.name,
+    Source.status,
+    Source.expires_at,
+    Source.last_error,
+    Source.restored_at,
+    Source.restored_by,
+    Source.connected_by,
+    Source.connected_as,
+    Source.kind,
+    Source.renewable,
+)
+
+
 class SourceService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def info(self, source: Source, now: datetime | None = None) -> SourceInfo:
+    def info(self, source: SourceFields, now: datetime | None = None) -> SourceInfo:
         return source_info(self.ctx, source, now or self.ctx.clock.now())
 
     async def list(
         self, workspace_id: str | None = None, network: str | None = None, only_broken: bool = False
     ) -> list[SourceInfo]:
-        query = select(Source).order_by(Source.network, Source.name, Source.id)
+        query = select(*LISTED).order_by(Source.network, Source.name, Source.id)
         if workspace_id is not None:
             query = query.where(Source.workspace_id == workspace_id)
         if network is not None:
             query = query.where(Source.network == network)
         async with self.ctx.read() as session:
-            rows: Sequence[Source] = (await session.scalars(query)).all()
+            rows: Sequence[SourceFields] = (await session.execute(query)).all()
         now = self.ctx.clock.now()
         infos = [self.info(row, now) for row in rows]
         if only_broken:
@@ -59,7 +112,7 @@ class SourceService:
         return self.info(source) if source else None
 
 
-def source_info(ctx: Context, source: Source, now: datetime) -> SourceInfo:
+def source_info(ctx: Context, source: SourceFields, now: datetime) -> SourceInfo:
     """A source as people and the API see it, with its status as of ``now``."""
     network = ctx.catalogue.get(source.network)
     renews = renews_by_itself(source, network)
@@ -133,7 +186,7 @@ async def record_event(
     )
 
 
-def renews_by_itself(source: Source, network: Network | None) -> bool:
+def renews_by_itself(source: SourceFields, network: Network | None) -> bool:
     """Its tokens can be renewed, and the operator configured the app that renews them."""
     return source.renewable and network is not None and network.configured
 
@@ -142,18 +195,19 @@ def add_credential(
     session: AsyncSession, ctx: Context, source: Source, tokens: TokenSet, now: datetime
 ) -> None:
     """Store ``tokens``, encrypted, as the newest credential; older ones stay as history."""
-    session.add(
-        Credential(
-            source_id=source.id,
-            access_token=ctx.cipher.encrypt(tokens.access_token),
-            refresh_token=ctx.cipher.encrypt(tokens.refresh_token)
-            if tokens.refresh_token
-            else None,
-            scopes=tokens.scopes,
-            expires_at=tokens.expires_at,
-            created_at=now,
-        )
-    )
+    session.add(Credential(**credential_row(ctx, source.id, tokens, now)))
+
+
+def credential_row(ctx: Context, source_id: int, tokens: TokenSet, now: datetime) -> dict[str, Any]:
+    """The column values of a credential holding ``tokens``, encrypted."""
+    return {
+        "source_id": source_id,
+        "access_token": ctx.cipher.encrypt(tokens.access_token),
+        "refresh_token": ctx.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+        "scopes": tokens.scopes,
+        "expires_at": tokens.expires_at,
+        "created_at": now,
+    }
 
 
 def mark_connected(
@@ -213,7 +267,17 @@ async def upsert_source(
     if source is not None:
         source.name = identity.name
         return source, False
-    source = Source(
+    source = new_source(workspace_id, network, identity, now, kind)
+    session.add(source)
+    await session.flush()
+    return source, True
+
+
+def new_source(
+    workspace_id: str, network: str, identity: Identity, now: datetime, kind: str = "account"
+) -> Source:
+    """A source row for an account seen for the first time (not yet added to a session)."""
+    return Source(
         workspace_id=workspace_id,
         network=network,
         account_id=identity.account_id,
@@ -227,9 +291,6 @@ async def upsert_source(
         created_at=now,
         updated_at=now,
     )
-    session.add(source)
-    await session.flush()
-    return source, True
 
 
 async def current_credential(session: AsyncSession, source_id: int) -> Credential | None:

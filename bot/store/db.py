@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from bot.config import ConfigError
 
@@ -40,13 +43,48 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
+    """The process's engine; ``pool_size`` (DATABASE_POOL_SIZE) caps its connections.
+
+    Without it the driver's default pool applies (SQLAlchemy's: 5, plus 10 on demand).
+    """
     url = async_url(url)
+    pool: dict[str, Any] = {}
+    if pool_size is not None and not _in_memory(url):
+        # A hard cap: what the operator sized the database's connection limit for.
+        pool = {"pool_size": pool_size, "max_overflow": 0}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
         _serialize_sqlite_writes(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, **pool)
+
+
+def pool_size(engine: AsyncEngine) -> int:
+    """How many connections the engine keeps open for steady work (1 for in-memory SQLite)."""
+    pool = engine.pool
+    return pool.size() if isinstance(pool, QueuePool) else 1
+
+
+def describe_error(err: BaseException, url: str) -> str:
+    """A database failure in one line: where (password hidden) and the driver's own words,
+    e.g. ``database "x" does not exist``."""
+    cause: BaseException = err
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        cause = err.orig
+    words = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    words = re.sub(r"^\[Errno -?\d+\]\s*", "", words) or type(cause).__name__
+    try:
+        where = make_url(async_url(url)).set(drivername=make_url(url).get_backend_name())
+        shown = where.render_as_string(hide_password=True)
+    except ConfigError:
+        shown = "DATABASE_URL"
+    return f"{shown}: {words}"
+
+
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def _serialize_sqlite_writes(engine: AsyncEngine) -> None:

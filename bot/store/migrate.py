@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Any fixed number will do, as long as no other advisory lock in the database uses it.
+LOCK_KEY = int.from_bytes(b"srcbot:m", "big") >> 1
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -20,9 +23,16 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; a no-op when it is already there."""
+    """Bring the schema to ``revision``; a no-op when it is already there.
+
+    On PostgreSQL the migration runs under an advisory lock held until its transaction ends,
+    so replicas started at once migrate one after the other: the first does the work, the
+    others find the schema up to date. (SQLite serves one process.)
+    """
 
     def run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
