@@ -115,7 +115,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 async def _list(services: Services, args: argparse.Namespace) -> int:
     from bot.services.sources import source_json
 
-    sources = await services.sources.list()
+    sources = await services.sources.everywhere()
     if args.json:
         print(json.dumps([source_json(s) for s in sources], indent=2))
         return 0
