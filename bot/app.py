@@ -170,7 +170,7 @@ def create_app(
     slack_routes = []
     if not settings.socket_mode:
         slack_routes.append(Route("/slack/events", slack_requests, methods=["POST"]))
-    if bolt.oauth_flow is not None:  # the install itself is a browser's, over HTTP
+    if settings.install_mode:  # the install itself is a browser's, over HTTP
         slack_routes.append(Route(INSTALL_PATH, slack_requests, methods=["GET"]))
         slack_routes.append(Route(REDIRECT_PATH, slack_requests, methods=["GET"]))
     socket_mode = None

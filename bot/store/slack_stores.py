@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.crypto import TokenCipher
+from bot.logs import hide_oauth_values
 from bot.store.db import WRITE_OPTION
 from bot.store.models import SLACK_TOKEN_COLUMNS
 
@@ -112,7 +113,7 @@ class OAuthStateStore(AsyncSQLAlchemyOAuthStateStore):
         super().__init__(
             expiration_seconds=expiration_seconds,
             engine=cast(AsyncEngine, _ReadWriteEngine(engine)),
-            logger=log,
+            logger=hide_oauth_values(log),
         )
         self.oauth_states.c.state.type = Digest()
         _typed(self.oauth_states)

@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
+from bot.logs import hide_oauth_values
 from bot.services import Services
 from bot.services.installs import Installed
 from bot.slack_api import SlackGateway
@@ -89,7 +90,7 @@ class InstallFlow(AsyncOAuthFlow):
     """Bolt's OAuth flow, stamping installations with the bot's clock."""
 
     def __init__(self, *, clock: Clock, client: AsyncWebClient, settings: AsyncOAuthSettings):
-        super().__init__(client=client, logger=log, settings=settings)
+        super().__init__(client=client, logger=hide_oauth_values(log), settings=settings)
         self.clock = clock
 
     async def run_installation(self, code: str) -> Installation | None:
