@@ -46,10 +46,13 @@ def hide_oauth_values(logger: logging.Logger) -> logging.Logger:
 
 
 class DropBoltTokenNotice(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client wins; it does."""
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client (or its
+    authorize, which hands out the token) wins; it does."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("As you gave `client` as well")
+        return not record.getMessage().startswith(
+            ("As you gave `client` as well", "As `installation_store` or `authorize` has been")
+        )
 
 
 def configure(level: str = "INFO") -> None:
