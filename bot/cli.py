@@ -203,7 +203,7 @@ def _delivered(report: DrainReport) -> int:
 
 
 async def _digest(services: Services, args: argparse.Namespace) -> int:
-    workspaces = await services.workspaces.all()
+    workspaces = await services.workspaces.installed()
     if args.dry_run:
         for workspace in workspaces:
             plan = await services.digest.plan(workspace)

@@ -340,3 +340,52 @@ async def test_bot_token_mode_ignores_slack_client_id_in_the_process_environment
         assert (await h.http.get("/slack/install")).status_code == 404
         payload = await h.command("help")
         assert "How to use" in payload["text"]
+
+
+async def test_a_workspace_reaches_only_its_own_sources_and_notices(installer: Harness) -> None:
+    await two_workspaces(installer)
+    (acme_source,) = await installer.services.sources.list(ACME)
+    installer.clock.advance(timedelta(days=61))
+    await installer.scan()
+    (acme_notice,) = posts_to(installer, CHANNEL)
+
+    # Globex's person clicks a Reconnect whose value is Acme's source, on Acme's notice ts.
+    before = len(installer.slack.successful_calls("response_url"))
+    await installer.click(
+        "reconnect_source",
+        str(acme_source.id),
+        user="U9",
+        team=GLOBEX,
+        channel_id=CHANNEL,
+        message_ts=acme_notice.response["ts"],
+        response_url=installer.slack.response_url("cross"),
+    )
+    answer = (await installer.slack.wait_for("response_url", before + 1))[-1].args
+    assert answer["text"].startswith("That source no longer exists")
+    assert await installer.services.sources.get(GLOBEX, acme_source.id) is None
+    assert (
+        await installer.services.notices.notice_at(GLOBEX, CHANNEL, acme_notice.response["ts"])
+        is None
+    )
+    assert await installer.rows(
+        "SELECT count(*) FROM connect_attempts WHERE source_id = :s", s=acme_source.id
+    ) == [(0,)]
+
+
+async def test_two_posts_at_once_rotate_a_token_once(installer: Harness) -> None:
+    import asyncio
+
+    await two_workspaces(installer, rotation=True)
+    installer.clock.advance(timedelta(hours=13))  # expired: both must wait for the new token
+    clients = installer.services.ctx.slack_clients
+    first, second = await asyncio.gather(
+        clients.for_workspace(GLOBEX), clients.for_workspace(GLOBEX)
+    )
+    refreshes = [
+        c
+        for c in installer.slack.successful_calls("oauth.v2.access")
+        if c.args.get("grant_type") == "refresh_token"
+    ]
+    assert len(refreshes) == 1
+    assert first.client.token == second.client.token
+    assert installer.slack._refuse(first.client.token) is None

@@ -353,7 +353,7 @@ class FakeSlack(LocalServer):
             if token is None or not token.startswith("xapp-"):
                 return await self._answer(method, args, None, 200, _error("invalid_auth"))
             url = f"ws://{self.base_url.removeprefix('http://')}/link/?ticket=t-{self._ts_counter}"
-            return await self._answer(method, args, None, 200, {"ok": True, "url": url})
+            return await self._answer(method, args, token, 200, {"ok": True, "url": url})
         refused = self._refuse(token)
         if refused is not None:
             return await self._answer(method, args, token, 200, _error(refused))

@@ -62,6 +62,11 @@ class FakeSocketMode:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: bool(self.connections))
 
+    async def disconnected(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until no app holds a connection."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: not self.connections)
+
     async def send(
         self, type: str, payload: dict[str, Any], accepts_response_payload: bool = False
     ) -> str:
