@@ -3,6 +3,7 @@ and /slack/oauth_redirect routes against the fake Slack), each with its own bot 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -74,6 +75,11 @@ async def test_install_sends_the_person_to_slack_with_exactly_the_manifest_scope
     assert query["client_id"] == [installer.slack.client_id]
     assert "slack-app-oauth-state" in start.headers["set-cookie"]
     assert "Secure" in start.headers["set-cookie"]
+    # The state is kept as a digest: a copy of the database cannot finish someone's install.
+    (state,) = query["state"]
+    assert await installer.rows("SELECT state FROM slack_oauth_states") == [
+        (hashlib.sha256(state.encode()).hexdigest(),)
+    ]
 
 
 async def test_two_workspaces_each_get_their_notices_with_their_own_token(
@@ -389,3 +395,22 @@ async def test_two_posts_at_once_rotate_a_token_once(installer: Harness) -> None
     assert len(refreshes) == 1
     assert first.client.token == second.client.token
     assert installer.slack._refuse(first.client.token) is None
+
+
+async def test_in_bot_token_mode_an_uninstall_stops_posts_until_slack_talks_to_the_bot_again(
+    harness: Harness,
+) -> None:
+    from test_loop import connect as connect_acme
+
+    await connect_acme(harness)
+    harness.clock.advance(timedelta(days=61))
+    await harness.uninstalled(ACME)
+    report = await harness.scan()
+    assert report.checked == 0 and report.notices_queued == 0
+    assert posts_to(harness, CHANNEL) == []
+
+    # Installed again (with the operator's new SLACK_BOT_TOKEN): its first request says so.
+    assert "Acme Corp" in str((await harness.command(""))["blocks"])
+    assert await harness.rows("SELECT uninstalled_at FROM workspaces") == [(None,)]
+    assert (await harness.scan()).notices_queued == 1
+    assert len(posts_to(harness, CHANNEL)) == 1
