@@ -237,3 +237,12 @@ async def test_admin_status_and_group_members_are_cached_for_ten_minutes(
     harness.clock.advance(timedelta(minutes=2))
     assert await may(OTHER) and not await may(MEMBER) and not await may(ADMIN)
     assert await harness.rows("SELECT count(*) FROM role_facts WHERE kind = 'group'") == [(1,)]
+
+
+async def test_a_stranger_or_a_deleted_group_is_simply_not_allowed(harness: Harness) -> None:
+    await set_roles(harness, connect_role="group", connect_group="S0DELETED")
+    payload = await harness.command("connect linkedin", user="U0STRANGER")  # users.info: not found
+    assert payload["text"] == (
+        "Only workspace admins and owners and members of <!subteam^S0DELETED> can connect "
+        "sources here."
+    )

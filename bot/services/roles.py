@@ -23,6 +23,7 @@ from bot.blocks.texts import ONLY_ADMINS, ONLY_ADMINS_AND_GROUP
 from bot.domain import EVERYONE, GROUP
 from bot.services.context import Context
 from bot.services.workspaces import WorkspaceService
+from bot.slack_api import SlackUnavailable
 from bot.store.models import RoleFact
 
 FRESH_FOR = timedelta(minutes=10)
@@ -92,14 +93,24 @@ class RoleService:
     async def _admin(self, workspace_id: str, user_id: str) -> bool:
         async def ask() -> dict[str, Any]:
             slack = await self.ctx.slack_clients.for_workspace(workspace_id)
-            return {"admin": (await slack.user(user_id)).admin}
+            try:
+                return {"admin": (await slack.user(user_id)).admin}
+            except SlackUnavailable as err:
+                if err.reason != "user_not_found":  # someone from another org, say
+                    raise
+                return {"admin": False}
 
         return bool((await self._fact(workspace_id, USER, user_id, ask))["admin"])
 
     async def _members(self, workspace_id: str, group: str) -> set[str]:
         async def ask() -> dict[str, Any]:
             slack = await self.ctx.slack_clients.for_workspace(workspace_id)
-            return {"members": await slack.group_members(group)}
+            try:
+                return {"members": await slack.group_members(group)}
+            except SlackUnavailable as err:
+                if err.reason != "no_such_subteam":  # the group was deleted
+                    raise
+                return {"members": []}
 
         return set((await self._fact(workspace_id, GROUP_FACT, group, ask))["members"])
 
