@@ -179,7 +179,7 @@ async def _warn_secrets(services: Services) -> bool:
 async def _list(services: Services, args: argparse.Namespace) -> int:
     from bot.services.sources import source_json
 
-    sources = await services.sources.list()
+    sources = await services.sources.everywhere()
     if args.json:
         print(json.dumps([source_json(s) for s in sources], indent=2))
         return 0
@@ -281,7 +281,7 @@ def _delivered(report: DrainReport) -> int:
 
 
 async def _digest(services: Services, args: argparse.Namespace) -> int:
-    workspaces = await services.workspaces.all()
+    workspaces = await services.workspaces.installed()
     if args.dry_run:
         for workspace in workspaces:
             plan = await services.digest.plan(workspace)
@@ -295,7 +295,7 @@ async def _digest(services: Services, args: argparse.Namespace) -> int:
     queued = 0
     no_channel = False
     for workspace in workspaces:
-        if services.workspaces.notify_channel(workspace) is None:
+        if services.workspaces.settings(workspace).notify_channel is None:
             plan = await services.digest.plan(workspace)
             quiet = plan.content.all_well and not services.ctx.settings.digest_always_post
             no_channel = no_channel or not quiet

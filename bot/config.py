@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_POOL_SIZE = 1000
+DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 
 
 class ConfigError(ValueError):
@@ -47,6 +48,12 @@ class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_notify_channel: str | None = None
+    # Install mode (many workspaces): the Slack app's OAuth credentials.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_authorize_url: str = DEFAULT_SLACK_AUTHORIZE_URL
+    # Socket Mode: the app-level token (xapp-).
+    slack_app_token: str | None = field(default=None, repr=False)
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int | None = None  # None: the driver's default
     public_url: str = "http://localhost:3000"
@@ -57,6 +64,7 @@ class Settings:
     expiry_warning_days: tuple[int, ...] = (7, 1)
     renewal_failure_budget: timedelta = timedelta(hours=24)
     event_retention: timedelta = timedelta(days=365)
+    uninstall_retention: timedelta = timedelta(days=30)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
@@ -124,6 +132,29 @@ class Settings:
         retention_days = _int(get("EVENT_RETENTION_DAYS"), "EVENT_RETENTION_DAYS", 365)
         if retention_days < 1:
             raise ConfigError("EVENT_RETENTION_DAYS must be 1 or more")
+        uninstall_days = _int(get("UNINSTALL_RETENTION_DAYS"), "UNINSTALL_RETENTION_DAYS", 30)
+        if uninstall_days < 1:
+            raise ConfigError("UNINSTALL_RETENTION_DAYS must be 1 or more")
+        client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+        if bool(client_id) != bool(client_secret):
+            missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+            raise ConfigError(
+                f"{missing} is missing: install mode needs both SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET"
+            )
+        if client_id and get("SLACK_BOT_TOKEN"):
+            raise ConfigError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are both set: set the "
+                "bot token for one workspace, or the client id and secret to let workspaces "
+                "install the app, not both"
+            )
+        app_token = get("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            # The message must not echo the token.
+            raise ConfigError(
+                "SLACK_APP_TOKEN must be an app-level token starting with xapp- "
+                "(Basic Information, App-Level Tokens, with the connections:write scope)"
+            )
         networks = {
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),
@@ -151,6 +182,10 @@ class Settings:
             slack_bot_token=bot_token,
             slack_api_url=slack_api_url,
             slack_notify_channel=get("SLACK_NOTIFY_CHANNEL"),
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_authorize_url=get("SLACK_AUTHORIZE_URL") or DEFAULT_SLACK_AUTHORIZE_URL,
+            slack_app_token=app_token,
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             database_pool_size=database_pool_size,
             public_url=public_url,
@@ -161,17 +196,34 @@ class Settings:
             expiry_warning_days=warning_days,
             renewal_failure_budget=timedelta(hours=budget_hours),
             event_retention=timedelta(days=retention_days),
+            uninstall_retention=timedelta(days=uninstall_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
             networks=networks,
         )
 
+    @property
+    def install_mode(self) -> bool:
+        """Many workspaces install the app through OAuth; each has its own bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def socket_mode(self) -> bool:
+        """Slack's requests come over Socket Mode instead of POST /slack/events."""
+        return self.slack_app_token is not None
+
     def require_slack(self) -> None:
         """Fail fast, naming the variable, when Slack cannot be served."""
-        if not self.slack_signing_secret:
-            raise ConfigError("SLACK_SIGNING_SECRET is missing: Slack requests cannot be verified")
-        if not self.slack_bot_token:
-            raise ConfigError("SLACK_BOT_TOKEN is missing: the bot cannot talk to Slack")
+        if not self.slack_signing_secret and not self.socket_mode:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is missing: Slack requests cannot be verified "
+                "(or set SLACK_APP_TOKEN to receive them over Socket Mode)"
+            )
+        if not self.slack_bot_token and not self.install_mode:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is missing: the bot cannot talk to Slack "
+                "(or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to let workspaces install it)"
+            )
 
     def network(self, name: str) -> NetworkCredentials:
         return self.networks.get(name, NetworkCredentials())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -114,3 +115,56 @@ class WebhookEndpointInfo:
     def display_url(self) -> str:
         """The URL without its query string, which may hold a receiver's own token."""
         return self.url.split("?", 1)[0].split("#", 1)[0]
+
+
+@dataclass(frozen=True)
+class UserGroup:
+    """A Slack user group (``@handle``), as the settings offer them."""
+
+    id: str
+    handle: str
+    name: str
+
+
+# Who may act in a workspace, and on which days its digest comes.
+EVERYONE = "everyone"
+ADMINS = "admins"  # workspace admins and owners
+GROUP = "group"  # admins, owners and the members of a user group
+CONNECT_ROLES = (EVERYONE, ADMINS, GROUP)
+SETTINGS_ROLES = (ADMINS, GROUP)
+
+DAILY = "daily"
+WEEKDAYS = "weekdays"
+DIGEST_DAYS = (DAILY, WEEKDAYS)
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    notify_channel: str | None
+    network_channels: Mapping[str, str] = field(default_factory=dict)
+    digest_hour: int = 9
+    digest_timezone: str = "UTC"
+    digest_days: str = DAILY
+    warning_days: tuple[int, ...] = (7, 1)
+    renewal_failure_budget: timedelta = timedelta(hours=24)
+    connect_role: str = EVERYONE
+    connect_group: str | None = None
+    settings_role: str = ADMINS
+    settings_group: str | None = None
+
+    def channel_for(self, network: str) -> str | None:
+        """Where notices about ``network``'s sources go."""
+        return self.network_channels.get(network) or self.notify_channel
+
+    def digest_on(self, day: date) -> bool:
+        return self.digest_days == DAILY or day.weekday() < 5
+
+    def role(self, kind: str) -> tuple[str, str | None]:
+        """(role, user group) of who may ``kind`` ("connect" or "settings")."""
+        if kind == "settings":
+            return self.settings_role, self.settings_group
+        return self.connect_role, self.connect_group
+
+    @property
+    def budget_hours(self) -> int:
+        return int(self.renewal_failure_budget.total_seconds() // 3600)

@@ -24,11 +24,35 @@ class RedactOAuthPaths(logging.Filter):
         return True
 
 
-class DropBoltTokenNotice(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client wins; it does."""
+class HideOAuthValues(logging.Filter):
+    """slack-sdk and Bolt name a failed install's code, or a state they could not find, in
+    their warnings; the rest of the line stays, the value does not."""
+
+    _VALUE = re.compile(r"\b(code|state): \S+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("As you gave `client` as well")
+        message = record.getMessage()
+        hidden = self._VALUE.sub(r"\1: …", message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+def hide_oauth_values(logger: logging.Logger) -> logging.Logger:
+    """``logger`` with :class:`HideOAuthValues` (added once)."""
+    if not any(isinstance(f, HideOAuthValues) for f in logger.filters):
+        logger.addFilter(HideOAuthValues())
+    return logger
+
+
+class DropBoltTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client (or its
+    authorize, which hands out the token) wins; it does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(
+            ("As you gave `client` as well", "As `installation_store` or `authorize` has been")
+        )
 
 
 def configure(level: str = "INFO") -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.domain import Status
+
+
+def warning_window(warning_days: Sequence[int]) -> timedelta:
+    """How far ahead "expiring soon" looks: the largest of the workspace's warning days.
+
+    The one definition, used by /sources, the App Home, notices and the digest alike.
+    """
+    return timedelta(days=max(warning_days, default=0))
 
 
 def effective_status(
     stored: str,
     expires_at: datetime | None,
     now: datetime,
-    warning_days: tuple[int, ...],
+    warning_days: Sequence[int],
     renewable: bool = False,
 ) -> Status:
     """The status to show: the stored verdict, or what the clock says about an unscanned source.
@@ -26,7 +35,7 @@ def effective_status(
         return Status.ACTIVE
     if expires_at <= now:
         return Status.EXPIRED
-    if warning_days and expires_at - now <= timedelta(days=max(warning_days)):
+    if warning_days and expires_at - now <= warning_window(warning_days):
         return Status.EXPIRING
     return Status.ACTIVE
 

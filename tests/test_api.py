@@ -194,7 +194,7 @@ async def test_one_source_by_id(harness: Harness, acme: dict[str, Any]) -> None:
         response = await api.get(f"/api/v1/sources/{source_id}")
 
     assert response.status_code == 200
-    info = await harness.services.sources.get(source_id)
+    info = await harness.services.sources.get(TEAM, source_id)
     assert info is not None
     assert response.json() == source_json(info)
 

@@ -82,7 +82,7 @@ async def import_source(
 
 
 async def source(h: Harness, source_id: int) -> Any:
-    info = await h.services.sources.get(source_id)
+    info = await h.services.sources.get(TEAM, source_id)
     assert info is not None
     return info
 

@@ -84,7 +84,7 @@ async def test_each_event_type_reaches_the_receiver_once_per_occurrence_signed(
     delivered = receiver.delivered
     assert [r.webhook_id for r in delivered] == [*appended, again]  # in order, once each
     assert sorted(r.json["type"] for r in delivered) == sorted([*EVENT_TYPES, "source.renewed"])
-    info = await hooked.services.sources.get(source_id)
+    info = await hooked.services.sources.get(TEAM, source_id)
     assert info is not None
     for request in delivered:
         body = request.json

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from bot.networks import Network
 MAX_HOME_BLOCKS = 100
 MAX_PROBLEMS = 5
 TRY_AGAIN = "Try again"
+SETTINGS_BUTTON = "Settings"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class HomeSettings:
     notify_channel: str | None
     digest_hour: int
     digest_timezone: str
+    weekdays_only: bool = False
+    warning_days: tuple[int, ...] = ()
+    network_channels: Mapping[str, str] = field(default_factory=dict)  # network title -> id
 
 
 def home_view(
@@ -128,8 +132,23 @@ def _settings_blocks(settings: HomeSettings) -> list[Block]:
     }
     if settings.notify_channel:
         select["initial_conversation"] = settings.notify_channel
+    digest = f"Daily digest at {settings.digest_hour:02d}:00 {settings.digest_timezone}"
+    details = [
+        f"{title} notices go to {channel_link(channel)}."
+        for title, channel in sorted(settings.network_channels.items())
+    ]
+    if settings.warning_days:
+        details.append(f"Warnings {_days(settings.warning_days)} before a source expires.")
+    details.append(digest + (" on weekdays." if settings.weekdays_only else "."))
     return [
         divider(),
+        actions(button(SETTINGS_BUTTON, ids.OPEN_SETTINGS, value="settings"), block_id="open"),
         section(where, select, block_id="settings"),
-        context(f"Daily digest at {settings.digest_hour:02d}:00 {settings.digest_timezone}."),
+        context(*details[-10:]),
     ]
+
+
+def _days(days: Sequence[int]) -> str:
+    """(7, 1) -> '7 days and 1 day'."""
+    words = [f"{day} day{'s' if day != 1 else ''}" for day in days]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

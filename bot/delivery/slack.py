@@ -72,9 +72,9 @@ class SlackSender:
         self.outbox = box
 
     async def deliver(self, row: Claimed) -> None:
-        slack = await self.clients.for_workspace(row.workspace_id)
         payload = row.payload
         try:
+            slack = await self.clients.for_workspace(row.workspace_id)
             if row.kind == outbox.NOTICE_POST:
                 await self._post_notice(row, slack)
             elif row.kind == outbox.NOTICE_UPDATE:
@@ -178,6 +178,10 @@ SLACK_REASONS = {
     "token_expired": "the bot's token expired. Reinstall the app",
     "missing_scope": "the app lacks a permission. Reinstall it from the manifest",
     "ratelimited": "Slack asked us to slow down",
+    "uninstalled": "the app was uninstalled from this workspace",
+    "not_installed": "the app is not installed in this workspace. Install it again",
+    "invalid_refresh_token": "Slack refused to renew the bot's token. Reinstall the app",
+    "invalid_grant": "Slack refused to renew the bot's token. Reinstall the app",
 }
 
 

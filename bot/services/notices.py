@@ -25,8 +25,15 @@ from bot.delivery.slack import RenderedNotice
 from bot.domain import Status
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
-from bot.services.sources import SourceService, record_event, renews_by_itself
+from bot.services.sources import (
+    SourceService,
+    record_event,
+    renews_by_itself,
+    source_info,
+    warning_days,
+)
 from bot.services.workspaces import WorkspaceService
+from bot.status import warning_window
 from bot.store.models import Notice, NoticeItem, OutboxMessage, Source, Workspace
 
 log = logging.getLogger(__name__)
@@ -78,8 +85,8 @@ class NoticeService:
         self.workspaces = workspaces
 
     async def post_pending(self, workspace: Workspace) -> int:
-        """Queue one notice for expired sources whose episode has none yet; return notices."""
-        channel = self.workspaces.notify_channel(workspace)
+        """Queue notices for expired sources whose episode has none yet (one per channel, as
+        the workspace routes networks); return how many were queued."""
         async with self.ctx.read() as session:
             broken = (
                 await session.scalars(
@@ -90,13 +97,12 @@ class NoticeService:
                 )
             ).all()
         keyed = [(source, expiry_key(source), None) for source in broken]
-        return await self._claim(workspace.id, channel, EXPIRY, keyed)
+        return await self._claim_per_channel(workspace, EXPIRY, keyed)
 
     async def post_warnings(self, workspace: Workspace) -> int:
         """Warn ahead about sources a person must reconnect: each threshold once per token."""
-        channel = self.workspaces.notify_channel(workspace)
         now = self.ctx.clock.now()
-        days = self.ctx.settings.expiry_warning_days
+        days = self.workspaces.settings(workspace).warning_days
         async with self.ctx.read() as session:
             candidates = (
                 await session.scalars(
@@ -106,7 +112,7 @@ class NoticeService:
                         Source.status.not_in([Status.EXPIRED, Status.REVOKED]),
                         Source.expires_at.is_not(None),
                         Source.expires_at > now,
-                        Source.expires_at <= now + timedelta(days=max(days, default=0)),
+                        Source.expires_at <= now + warning_window(days),
                     )
                 )
             ).all()
@@ -120,7 +126,19 @@ class NoticeService:
             threshold = warning_threshold(source.expires_at, now, days)
             if threshold is not None:
                 due.append((source, warning_key(threshold, source.expires_at), threshold))
-        return await self._claim(workspace.id, channel, WARNING, due)
+        return await self._claim_per_channel(workspace, WARNING, due)
+
+    async def _claim_per_channel(
+        self, workspace: Workspace, kind: str, keyed: Sequence[tuple[Source, str, int | None]]
+    ) -> int:
+        settings = self.workspaces.settings(workspace)
+        by_channel: dict[str | None, list[tuple[Source, str, int | None]]] = {}
+        for item in keyed:
+            by_channel.setdefault(settings.channel_for(item[0].network), []).append(item)
+        queued = 0
+        for channel, items in by_channel.items():
+            queued += await self._claim(workspace.id, channel, kind, items)
+        return queued
 
     async def _claim(
         self,
@@ -198,9 +216,10 @@ class NoticeService:
                     .order_by(NoticeItem.id)
                 )
             ).all()
+            days = await warning_days(session, self.ctx, notice.workspace_id)
         entries = [
             NoticeEntry(
-                source=self.sources.info(source, now),
+                source=source_info(self.ctx, source, now, days),
                 restored_by=item.restored_by,
                 restored_at=item.restored_at,
             )
@@ -233,11 +252,15 @@ class NoticeService:
         async with self.ctx.read() as session:
             return _open(await session.get(Notice, notice_id))
 
-    async def notice_at(self, channel: str, ts: str) -> OpenNotice | None:
+    async def notice_at(self, workspace_id: str, channel: str, ts: str) -> OpenNotice | None:
         async with self.ctx.read() as session:
             return _open(
                 await session.scalar(
-                    select(Notice).where(Notice.channel == channel, Notice.ts == ts)
+                    select(Notice).where(
+                        Notice.workspace_id == workspace_id,
+                        Notice.channel == channel,
+                        Notice.ts == ts,
+                    )
                 )
             )
 

@@ -30,7 +30,8 @@ from bot.services.sources import (
     mark_connected,
     record_event,
 )
-from bot.store.models import Source
+from bot.services.workspace_settings import resolve
+from bot.store.models import Source, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +165,11 @@ class RenewalService:
         """Record a passing failure; True when the failures outlasted the budget and the
         source was expired instead."""
         failing_since = source.failing_since or now
-        if now - failing_since > self.ctx.settings.renewal_failure_budget:
-            hours = int(self.ctx.settings.renewal_failure_budget.total_seconds() // 3600)
+        async with self.ctx.read() as session:
+            workspace = await session.get(Workspace, source.workspace_id)
+        budget = resolve(workspace, self.ctx.settings).renewal_failure_budget
+        if now - failing_since > budget:
+            hours = int(budget.total_seconds() // 3600)
             reason = f"{err.reason}; renewal kept failing for {hours} hours"
             return await expire(self.ctx, source.id, reason, now, actor=actor)
         failures = source.failures + 1

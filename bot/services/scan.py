@@ -27,7 +27,7 @@ from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
-from bot.store.models import ConnectAttempt, Source
+from bot.store.models import ConnectAttempt, Source, slack_oauth_states
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +85,25 @@ class ScanService:
     async def run(self) -> ScanReport:
         """One scan of every workspace; safe to run concurrently with another."""
         report = ScanReport()
+        # Only workspaces that have the app: an uninstalled one is neither scanned nor told.
+        workspaces = await self.workspaces.installed()
+        days = {w.id: self.workspaces.settings(w).warning_days for w in workspaces}
         async with self.ctx.read() as session:
             live = (
                 await session.scalars(
                     select(Source)
-                    .where(Source.status.not_in([Status.EXPIRED, Status.REVOKED]))
+                    .where(
+                        Source.status.not_in([Status.EXPIRED, Status.REVOKED]),
+                        Source.workspace_id.in_(list(days)),
+                    )
                     .order_by(Source.checked_at.is_not(None), Source.checked_at, Source.id)
                 )
             ).all()
         health_checks: Counter[str] = Counter()
         for source in live:
             report.checked += 1
-            await self._check_alone(source, report, health_checks)
-        for workspace in await self.workspaces.all():
+            await self._check_alone(source, days[source.workspace_id], report, health_checks)
+        for workspace in workspaces:
             try:
                 report.notices_queued += await self.notices.post_pending(workspace)
                 report.warnings_queued += await self.notices.post_warnings(workspace)
@@ -113,7 +119,9 @@ class ScanService:
 
     async def _forget_old(self) -> None:
         """Connect attempts are useless once expired (a day of them is kept for support
-        questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month."""
+        questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month;
+        Slack install states once expired; uninstalled workspaces after
+        UNINSTALL_RETENTION_DAYS."""
         now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
             await session.execute(
@@ -121,15 +129,24 @@ class ScanService:
             )
             await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
             await forget_sent(session, now - SENT_RETENTION)
+            naive_now = now.replace(tzinfo=None)  # slack-sdk stores naive UTC
+            await session.execute(
+                delete(slack_oauth_states).where(slack_oauth_states.c.expire_at < naive_now)
+            )
+        await self.workspaces.forget_uninstalled(now - self.ctx.settings.uninstall_retention)
 
     async def _check_alone(
-        self, source: Source, report: ScanReport, health_checks: Counter[str]
+        self,
+        source: Source,
+        warning_days: tuple[int, ...],
+        report: ScanReport,
+        health_checks: Counter[str],
     ) -> None:
         """Check one source; whatever breaks in it stays that source's problem."""
         try:
             if source.network not in self.ctx.catalogue:
                 raise UnknownNetwork(source.network)
-            await self._check(source, report, health_checks)
+            await self._check(source, warning_days, report, health_checks)
         except NOT_ISOLATED:
             raise
         except Exception as err:
@@ -141,7 +158,13 @@ class ScanService:
             if isinstance(source.last_error, dict) and source.last_error.get("kind") == INTERNAL:
                 await clear_internal(self.ctx, source.id)
 
-    async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
+    async def _check(
+        self,
+        source: Source,
+        warning_days: tuple[int, ...],
+        report: ScanReport,
+        health_checks: Counter[str],
+    ) -> None:
         now = self.ctx.clock.now()
         network = self.ctx.catalogue.get(source.network)
         label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
@@ -156,9 +179,7 @@ class ScanService:
                 report.transient.append(f"{label}: {result.reason}")
                 report.expiring.append(label)
             return
-        status = effective_status(
-            source.status, source.expires_at, now, self.ctx.settings.expiry_warning_days, renews
-        )
+        status = effective_status(source.status, source.expires_at, now, warning_days, renews)
         if status is Status.EXPIRED and source.expires_at is not None:
             reason = expired_reason(self.ctx.catalogue.title(source.network), source.expires_at)
             if source.last_error and source.status == Status.EXPIRING:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -42,17 +45,44 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[int]: JSON,
+    }
 
 
 class Workspace(Base):
+    """One Slack team the bot serves, and its settings (None: the environment's default).
+
+    In install mode a team of an Enterprise Grid org is found with ``enterprise_id``; when
+    the org installed the app (``org_install``) the org's installation serves every team.
+    """
+
     __tablename__ = "workspaces"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # Slack team id
     name: Mapped[str | None] = mapped_column(String(255))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    org_install: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    installed_by: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime | None]
+    # Set by app_uninstalled / tokens_revoked: nothing is posted or scanned; the data is
+    # deleted UNINSTALL_RETENTION_DAYS later unless the app is installed again.
+    uninstalled_at: Mapped[datetime | None]
     notify_channel: Mapped[str | None] = mapped_column(String(32))
+    network_channels: Mapped[dict[str, Any] | None]  # network name -> channel id
     digest_hour: Mapped[int | None] = mapped_column(Integer)
     digest_timezone: Mapped[str | None] = mapped_column(String(64))
+    digest_days: Mapped[str | None] = mapped_column(String(16))  # "daily" or "weekdays"
+    warning_days: Mapped[list[int] | None] = mapped_column(JSON)
+    renewal_failure_budget_hours: Mapped[int | None] = mapped_column(Integer)
+    # Who may act: "everyone", "admins" (admins and owners) or "group" (those and a user group).
+    connect_role: Mapped[str | None] = mapped_column(String(16))
+    connect_group: Mapped[str | None] = mapped_column(String(32))
+    settings_role: Mapped[str | None] = mapped_column(String(16))
+    settings_group: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 
@@ -271,6 +301,49 @@ class WebhookAttempt(Base):
     response: Mapped[str | None] = mapped_column(String(500))  # the answer's first 500 bytes
     error: Mapped[str | None] = mapped_column(String(300))
 
+
+class RoleFact(Base):
+    """What Slack said about a person (admin or owner) or a user group (its members), kept at
+    most ``roles.FRESH_FOR`` so that every click does not ask Slack again."""
+
+    __tablename__ = "role_facts"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # "user" or "group"
+    key: Mapped[str] = mapped_column(String(32))  # the user or user group id
+    value: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """A named lease, so one process at a time does something that must not happen twice
+    (using a single-use Slack refresh token)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(36))
+    until: Mapped[datetime]
+
+
+# slack-sdk's installation and OAuth state tables, owned by our migrations. Token columns
+# hold Fernet ciphertext (longer than slack-sdk's String(200)); the stores that read and
+# write them are in bot/store/slack_stores.py.
+SLACK_TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+slack_installations = AsyncSQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, "slack_installations"
+)
+slack_bots = AsyncSQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
+slack_oauth_states = AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, "slack_oauth_states"
+)
+for _table in (slack_installations, slack_bots):
+    for _column in _table.columns:
+        if _column.name in SLACK_TOKEN_COLUMNS:
+            _column.type = Text()
+slack_oauth_states.c.state.type = String(64)  # a SHA-256 hex digest of the state
 
 Index("ix_connect_attempts_expires_at", ConnectAttempt.expires_at)
 Index("ix_events_workspace_id_id", Event.workspace_id, Event.id)
