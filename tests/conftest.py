@@ -176,10 +176,19 @@ class Harness:
         return link_from(calls[-1].args)
 
     def browser(self) -> httpx2.AsyncClient:
-        """A person's browser: the bot's URLs reach the app, the provider's its real server."""
+        """A person's browser: the bot's URLs reach the app, the provider's its real server.
+
+        After each page, what the bot queued is delivered (as the running dispatcher would, a
+        moment later), so a test reads Slack's state once the person has seen the page.
+        """
+
+        async def delivered(_: httpx2.Response) -> None:
+            await self.drain()
+
         return httpx2.AsyncClient(
             mounts={self.public_url: httpx2.ASGITransport(app=self.bot.asgi)},
             follow_redirects=True,
+            event_hooks={"response": [delivered]},
         )
 
     async def scan(self) -> Any:
