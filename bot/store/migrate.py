@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,3 +39,20 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+def head() -> str | None:
+    """The newest revision the code knows."""
+    head_revision: str | None = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return head_revision
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+
+    def read(connection: Connection) -> str | None:
+        revision: str | None = MigrationContext.configure(connection).get_current_revision()
+        return revision
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
