@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request, grants
@@ -283,8 +284,8 @@ class DemoNetwork:
 
     async def _read(self, request: Request) -> _Request:
         form: list[tuple[str, str]] = []
-        if request.method == "POST":
-            form = [(k, str(v)) for k, v in (await request.form()).multi_items()]
+        if request.method == "POST":  # forms here are url-encoded; no multipart parser needed
+            form = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True)
         return _Request(
             request.method,
             str(request.url),

@@ -18,10 +18,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 import uvicorn
@@ -171,7 +172,7 @@ async def running(
     config = uvicorn.Config(
         demo.app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
     )
-    server = _Server(config)
+    server = _Server(config, demo.sandbox.workspace.close)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():  # start-up failed; its exception says why
@@ -181,6 +182,7 @@ async def running(
     try:
         yield Running(demo, server, task)
     finally:
+        demo.sandbox.workspace.close()
         server.should_exit = True
         await task
 
@@ -220,7 +222,16 @@ async def serve(port: int, out: TextIO = sys.stdout, started: float | None = Non
 
 class _Server(uvicorn.Server):
     """uvicorn's server, but Ctrl+C and SIGTERM end ``serve`` quietly instead of raising the
-    signal again once it returns, so the temporary directory is always removed."""
+    signal again once it returns, so the temporary directory is always removed. Stopping
+    first releases the page's long polls."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.on_exit()
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

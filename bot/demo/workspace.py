@@ -9,6 +9,7 @@ request or later (from a scan, the scheduler or an outbox).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
@@ -83,7 +84,8 @@ class Workspace:
         self.warnings: list[str] = []
         self.notes: list[str] = []  # what the sandbox's own controls did, newest last
         self.version = 0
-        self._changed = asyncio.Condition()
+        self.closed = False
+        self._changed = asyncio.Event()  # set and replaced on every change
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -117,16 +119,23 @@ class Workspace:
 
     async def changed(self) -> None:
         self.version += 1
-        async with self._changed:
-            self._changed.notify_all()
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def wait_past(self, version: int, timeout: float) -> None:  # noqa: ASYNC109
-        """Return once ``self.version > version``, or after ``timeout`` seconds."""
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: self.version > version)
-        except TimeoutError:
-            pass
+        """Return once ``self.version > version``, after ``timeout`` seconds, or on closing."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.version <= version and not self.closed:
+                    await self._changed.wait()
+
+    def close(self) -> None:
+        """Let waiting page polls return, so the server can stop without waiting for them.
+
+        Safe to call from a signal handler: it only schedules the wake-up on the loop.
+        """
+        self.closed = True
+        asyncio.get_running_loop().call_soon_threadsafe(self._changed.set)
 
     async def note(self, text: str) -> None:
         self.notes.append(text)
