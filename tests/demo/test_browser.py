@@ -53,9 +53,9 @@ async def command(page: Page, text: str) -> None:
 async def sign_in(page: Page, button: str, account: str) -> Page:
     """Click an "Open LinkedIn" link button, sign in as ``account``; return the result page."""
     async with page.expect_popup() as popup_info:
-        await page.locator("#messages .msg.ephemeral").last.get_by_role(
-            "button", name=button
-        ).click()
+        await (
+            page.locator("#messages .msg.ephemeral").last.get_by_role("button", name=button).click()
+        )
     popup = await popup_info.value
     await expect(popup.get_by_text("Pick who you are signing in as")).to_be_visible()
     await popup.click(f"button.account[value={ACCOUNTS[account]}]")
@@ -148,9 +148,11 @@ async def test_the_whole_loop_in_chromium(demo: Running, browser: Browser, tmp_p
 async def sign_in_screenshot(page: Page, path: Path) -> Page:
     """Open the connect link and stop at the demo network's login page."""
     async with page.expect_popup() as popup_info:
-        await page.locator("#messages .msg.ephemeral").last.get_by_role(
-            "button", name="Open LinkedIn"
-        ).click()
+        await (
+            page.locator("#messages .msg.ephemeral")
+            .last.get_by_role("button", name="Open LinkedIn")
+            .click()
+        )
     popup = await popup_info.value
     await expect(popup.get_by_text("Pick who you are signing in as")).to_be_visible()
     await popup.set_viewport_size({"width": 900, "height": 760})

@@ -1,0 +1,185 @@
+"""The sandbox over real HTTP: its Slack Web API, response URLs, signed requests to the bot,
+the page's state and the demo's controls. Posts may arrive after the request that caused
+them (an outbox sends them later), so tests wait on the page's own long poll."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx2
+import pytest
+
+from bot.demo.interactions import sign
+from bot.demo.server import Running
+from bot.demo.workspace import CHANNEL, DM, ME
+
+TEXT = {"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}
+
+
+@pytest.fixture
+async def http(demo: Running) -> AsyncIterator[httpx2.AsyncClient]:
+    base = demo.demo.url.removesuffix("/demo")
+    async with httpx2.AsyncClient(base_url=base, timeout=15.0) as client:
+        yield client
+
+
+async def api(http: httpx2.AsyncClient, method: str, **args: Any) -> dict[str, Any]:
+    token = {"Authorization": "Bearer xoxb-anything"}
+    answer: dict[str, Any] = (
+        await http.post(f"/demo/slack/api/{method}", json=args, headers=token)
+    ).json()
+    return answer
+
+
+async def state_when(
+    http: httpx2.AsyncClient, check: Callable[[dict[str, Any]], bool], seconds: float = 10.0
+) -> dict[str, Any]:
+    """The page's state once ``check`` holds, following the long poll as the page does."""
+    deadline = time.monotonic() + seconds
+    version = -1
+    while True:
+        state: dict[str, Any] = (await http.get(f"/demo/api/state?after={version}")).json()
+        if check(state):
+            return state
+        assert time.monotonic() < deadline, f"gave up waiting; last state: {state}"
+        version = state["version"]
+
+
+def channel_text(state: dict[str, Any], channel: str = CHANNEL) -> str:
+    return json.dumps(state["conversations"][channel], ensure_ascii=False)
+
+
+async def test_web_api_answers_what_the_bot_calls(
+    http: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (await api(http, "auth.test"))["team_id"] == "T0DEMO"
+    posted = await api(http, "chat.postMessage", channel=CHANNEL, text="hi", blocks=[TEXT])
+    assert posted["ok"] and posted["channel"] == CHANNEL
+    reply = await api(http, "chat.postMessage", channel=CHANNEL, text="re", thread_ts=posted["ts"])
+    assert reply["ok"]
+    assert (await api(http, "chat.update", channel=CHANNEL, ts=posted["ts"], text="new"))["ok"]
+    assert (await api(http, "chat.postEphemeral", channel=CHANNEL, user=ME, text="psst"))["ok"]
+    dm = await api(http, "chat.postMessage", channel=ME, text="just you")
+    assert dm["channel"] == DM
+    home = await api(http, "views.publish", user_id=ME, view={"type": "home", "blocks": [TEXT]})
+    modal = await api(
+        http,
+        "views.open",
+        trigger_id="1.2.3",
+        view={"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": []},
+    )
+    assert home["ok"] and modal["ok"]
+    update = await api(
+        http, "views.update", view_id=modal["view"]["id"], view={"type": "modal", "blocks": [TEXT]}
+    )
+    assert update["ok"]
+    for method, args in [
+        ("conversations.info", {"channel": CHANNEL}),
+        ("conversations.list", {}),
+        ("conversations.members", {"channel": CHANNEL}),
+        ("conversations.join", {"channel": CHANNEL}),
+        ("conversations.open", {"users": ME}),
+        ("conversations.history", {"channel": CHANNEL}),
+        ("conversations.replies", {"channel": CHANNEL, "ts": posted["ts"]}),
+        ("users.info", {"user": ME}),
+        ("usergroups.users.list", {"usergroup": "S1"}),
+    ]:
+        assert (await api(http, method, **args))["ok"], method
+    replies = await api(http, "conversations.replies", channel=CHANNEL, ts=posted["ts"])
+    assert [m["text"] for m in replies["messages"]] == ["new", "re"]
+
+    with caplog.at_level(logging.WARNING, logger="bot.demo.workspace"):
+        assert await api(http, "reactions.add", name="eyes") == {"ok": True}
+    assert "reactions.add is not modelled" in caplog.text
+    refused = (await http.post("/demo/slack/api/auth.test", json={})).json()
+    assert refused == {"ok": False, "error": "not_authed"}
+    assert (await api(http, "chat.postMessage", channel="C0NOWHERE", text="x"))["ok"] is False
+
+    state = await state_when(http, lambda s: "just you" in channel_text(s, DM))
+    assert "psst" in channel_text(state) and state["home"] and state["modal"]
+
+
+async def test_response_urls(demo: Running, http: httpx2.AsyncClient) -> None:
+    workspace = demo.demo.sandbox.workspace
+    base = f"{demo.demo.url}/slack/response"
+    url = workspace.new_response_url(base, CHANNEL, ME, None, ephemeral=True)
+    path = url.removeprefix(demo.demo.url.removesuffix("/demo"))
+    assert (await http.post(path, json={"text": "private"})).json() == {"ok": True}
+    assert (
+        await http.post(path, json={"text": "public", "response_type": "in_channel"})
+    ).is_success
+    for _ in range(3):
+        await http.post(path, json={"text": "again"})
+    spent = await http.post(path, json={"text": "sixth"})
+    assert spent.status_code == 404 and spent.json()["error"] == "used_url"
+    messages = {m["html"]: m["ephemeral"] for m in workspace_state(demo)[CHANNEL]}
+    assert messages["private"] is True and messages["public"] is False
+
+
+def workspace_state(demo: Running) -> dict[str, Any]:
+    conversations: dict[str, Any] = demo.demo.sandbox.state()["conversations"]
+    return conversations
+
+
+async def test_commands_reach_the_bot_signed_with_the_demo_secret(
+    demo: Running, http: httpx2.AsyncClient
+) -> None:
+    answer = await http.post("/demo/api/command", json={"text": "/sources help"})
+    assert answer.json() == {"ok": True, "status": 200}
+    state = await state_when(http, lambda s: "Networks you can connect" in channel_text(s))
+    assert "`linkedin`" not in channel_text(state) and "<code>linkedin</code>" in channel_text(
+        state
+    )
+
+    forged = "command=%2Fsources&text=help"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign(forged, "not-the-secret"),
+    }
+    assert (await http.post("/slack/events", content=forged, headers=headers)).status_code == 401
+    assert (await http.post("/demo/api/command", json={"text": "hello"})).json()["ok"] is False
+
+
+async def test_home_tab_modal_and_controls(demo: Running, http: httpx2.AsyncClient) -> None:
+    assert (await http.post("/demo/api/home", json={"tab": "home"})).json()["ok"]
+    state = await state_when(http, lambda s: s["home"] is not None)
+    assert "All 1 sources are working" in state["home"]["html"]
+    assert 'data-action-id="connect_network:linkedin"' in state["home"]["html"]
+
+    click = {
+        "view_id": state["home"]["id"],
+        "action_id": "connect_network:linkedin",
+        "block_id": "connect",
+        "value": "linkedin",
+    }
+    assert (await http.post("/demo/api/action", json=click)).json()["ok"]
+    state = await state_when(http, lambda s: s["modal"] is not None)
+    assert "Open LinkedIn" in state["modal"]["html"] and "/oauth/start/" in state["modal"]["html"]
+    await http.post("/demo/api/close", json={"view_id": state["modal"]["id"]})
+    assert (await state_when(http, lambda s: s["modal"] is None))["modal"] is None
+
+    skipped = (await http.post("/demo/api/skip", json={})).json()
+    assert "Skipped ahead 60 days" in skipped["note"] and "1 expired" in skipped["note"]
+    state = await state_when(http, lambda s: "1 connection needs reconnecting" in channel_text(s))
+    assert state["clock"]["days_ahead"] == 60
+
+    first = (await http.post("/demo/api/digest", json={})).json()
+    assert first["posted"] == 1
+    await state_when(http, lambda s: "Sources digest" in channel_text(s))
+    second = (await http.post("/demo/api/digest", json={})).json()
+    assert second["posted"] == 0 and "already posted" in second["note"]
+
+
+async def test_the_page_and_its_files_are_served(http: httpx2.AsyncClient) -> None:
+    page = await http.get("/demo")
+    assert page.status_code == 200 and "Skip ahead 60 days" in page.text
+    for asset in ("/demo/static/sandbox.js", "/demo/static/sandbox.css"):
+        assert (await http.get(asset)).status_code == 200, asset
+    assert (await http.get("/", follow_redirects=False)).headers["location"] == "/demo"
+    assert (await http.get("/healthz")).json()["ok"] is True
+    ready = (await http.get("/readyz")).json()
+    assert ready == {"ok": True, "database": "ok", "migrations": "ok", "scheduler": "ok"}
