@@ -1,0 +1,52 @@
+"""Every command's --help names the environment variables it reads and where the README
+explains them."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def commands(parser: argparse.ArgumentParser, path: str = "") -> list[tuple[str, str]]:
+    found = [(path, parser.format_help())] if path else []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += commands(sub, f"{path} {name}".strip())
+    return found
+
+
+COMMANDS = commands(build_parser())
+
+
+def test_every_command_is_checked() -> None:
+    names = [name for name, _ in COMMANDS]
+    assert {"serve", "db upgrade", "sources list", "sources import", "scan", "digest"} <= set(names)
+    assert "demo" in names
+
+
+@pytest.mark.parametrize(("name", "text"), COMMANDS, ids=[name for name, _ in COMMANDS])
+def test_help_names_variables_and_readme_section(name: str, text: str) -> None:
+    flat = " ".join(text.split())
+    assert "environment:" in flat, f"`sources-bot {name} --help` does not name its environment"
+    match = re.search(r'README\.md, section "([^"]+)"', flat)
+    assert match, f"`sources-bot {name} --help` does not say where the README explains it"
+    assert f"## {match.group(1)}" in README
+    for variable in re.findall(
+        r"[A-Z{][A-Z_{}]*_[A-Z_{}]*[A-Z}]", flat.split("environment:", 1)[1]
+    ):
+        assert f"`{variable}`" in README, f"{variable} (in `{name} --help`) is not in the README"
+
+
+def test_serve_help_names_the_slack_and_database_variables() -> None:
+    serve = " ".join(dict(COMMANDS)["serve"].split())
+    for variable in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL", "LOG_FORMAT"):
+        assert variable in serve
+    assert "ignores the environment" in " ".join(dict(COMMANDS)["demo"].split())
