@@ -391,7 +391,7 @@ def _login_page(title: str, query: str) -> str:
     )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Sign in · demo {esc(title)}</title><style>{_PAGE_STYLE}</style></head><body>
-<div class="bar"><span class="logo">in</span><b>Demo network</b>
+<div class="bar"><span class="logo">demo</span><b>Demo network</b>
 <span class="note" style="margin:0">standing in for {esc(title)}</span></div>
 <div class="card"><h1>Sign in to let sources-bot connect</h1>
 <p class="note">This is the demo's own sign-in page: no real {esc(title)} account is used and
