@@ -26,9 +26,7 @@ RUNS = 5
 
 def floor() -> float:
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "bot", "--help"], check=True, capture_output=True
-    )
+    subprocess.run([sys.executable, "-m", "bot", "--help"], check=True, capture_output=True)
     return time.perf_counter() - started
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from bot.demo.server import Running
 
@@ -63,7 +63,16 @@ async def sign_in(page: Page, button: str, account: str) -> Page:
     return popup
 
 
-def reconnect_button(page: Page, name: str) -> object:
+async def click_for_new_link(page: Page, button: Locator) -> None:
+    """Click ``button`` and wait for the private reply with its new link."""
+    replies = page.locator("#messages .msg.ephemeral")
+    before = await replies.count()
+    await button.click()
+    await expect(replies).to_have_count(before + 1)
+    await expect(replies.last).to_contain_text("Open LinkedIn")
+
+
+def reconnect_button(page: Page, name: str) -> Locator:
     """The Reconnect button of the notice entry whose context line names ``name``."""
     return page.locator(
         "xpath=//*[@id='messages']//div[contains(@class,'bk-context')]"
@@ -107,8 +116,7 @@ async def test_the_whole_loop_in_chromium(demo: Running, browser: Browser, tmp_p
     await page.screenshot(path=str(shots / "3-notice.png"))
 
     # Reconnect as the wrong account: refused, and the thread says why
-    await reconnect_button(page, "Acme Corp").click()
-    await expect(page.locator("#messages .msg.ephemeral").last).to_contain_text("Open LinkedIn")
+    await click_for_new_link(page, reconnect_button(page, "Acme Corp"))
     refused = await sign_in(page, "Open LinkedIn", "Jordan Lee")
     await expect(refused.locator("body")).to_contain_text("Jordan Lee")
     await refused.close()
@@ -118,7 +126,7 @@ async def test_the_whole_loop_in_chromium(demo: Running, browser: Browser, tmp_p
     await page.screenshot(path=str(shots / "4-wrong-account.png"))
 
     # ... and as the right one: confirmed in the thread, the notice updated
-    await reconnect_button(page, "Acme Corp").click()
+    await click_for_new_link(page, reconnect_button(page, "Acme Corp"))
     restored = await sign_in(page, "Open LinkedIn", "Acme Corp")
     await expect(restored.locator("body")).to_contain_text("reconnected")
     await restored.close()
