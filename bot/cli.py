@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
     _document_environment(parser)
+    parser.epilog = (
+        "Settings come from environment variables: each command's --help names those it "
+        'reads, and README.md, section "Configuration", explains them.'
+    )
     return parser
 
 

@@ -22,6 +22,7 @@ import httpx2
 
 from bot.demo.workspace import (
     APP_ID,
+    BOT_ID,
     BOT_USER,
     CHANNELS,
     DM,
@@ -198,7 +199,7 @@ class Interactions:
                 "type": "message",
                 "ts": message.ts,
                 "user": message.user,
-                "bot_id": "B0SOURCESBOT" if message.user == BOT_USER else None,
+                "bot_id": BOT_ID if message.user == BOT_USER else None,
                 "text": message.text,
                 "blocks": message.blocks,
                 **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
@@ -265,7 +266,7 @@ class Interactions:
             "id": view.id,
             "team_id": TEAM_ID,
             "app_id": APP_ID,
-            "bot_id": "B0SOURCESBOT",
+            "bot_id": BOT_ID,
             "hash": view.hash,
             "state": {"values": state},
             "root_view_id": view.id,
@@ -292,6 +293,11 @@ class Interactions:
         response = await self._send(
             urlencode({"payload": json.dumps(body)}), "application/x-www-form-urlencoded"
         )
+        if response.status_code != 200:  # Slack keeps the modal open and says so
+            return {
+                "result": "failed",
+                "error": f"The app did not answer (HTTP {response.status_code}).",
+            }
         answer: dict[str, Any] = {}
         if response.content.strip():
             try:
@@ -316,7 +322,7 @@ class Interactions:
         elif target is not None and target in self.workspace.modals:
             self.workspace.modals.remove(target)
         await self.workspace.changed()
-        return {"result": "closed" if response.status_code == 200 else "failed"}
+        return {"result": "closed"}
 
     async def close_view(self, view_id: str) -> None:
         view = self.workspace.view(view_id)

@@ -166,6 +166,9 @@ class Sandbox:
         handler: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            # Only the page's own script sends JSON; a form on another site cannot.
+            if request.headers.get("content-type", "").split(";")[0] != "application/json":
+                return JSONResponse({"ok": False, "error": "send JSON"}, 415)
             try:
                 body = await request.json()
             except ValueError:

@@ -94,6 +94,7 @@ class Workspace:
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.delete": self._delete,
+            "chat.getPermalink": self._permalink,
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "views.push": self._views_open,
@@ -295,6 +296,13 @@ class Workspace:
         self.messages.remove(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
+    def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self.find(self._channel(args) or "", str(args.get("message_ts", "")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        permalink = f"https://{TEAM_DOMAIN}.slack.com/archives/{message.channel}/p{message.ts}"
+        return {"ok": True, "channel": message.channel, "permalink": permalink}
+
     def _stored(self, view: View) -> dict[str, Any]:
         return {
             **view.view,
@@ -419,6 +427,7 @@ class Workspace:
 
 _READS = {
     "auth.test",
+    "chat.getPermalink",
     "conversations.info",
     "conversations.list",
     "conversations.members",

@@ -351,3 +351,17 @@ def test_input_blocks_and_selects_in_modals() -> None:
     assert '<option value="9" selected>9:00</option>' in rendered
     assert '<option value="C1" selected>#social-team</option>' in rendered
     assert 'type="checkbox"' in rendered and 'type="date"' in rendered
+
+
+def test_section_fields() -> None:
+    block = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "*Acme*"},
+        "fields": [
+            {"type": "mrkdwn", "text": "*Network*\nLinkedIn"},
+            {"type": "plain_text", "text": "Expires 27 Jan"},
+        ],
+    }
+    rendered = render_blocks([block], NAMES)
+    assert rendered.count('class="bk-field"') == 2
+    assert "<b>Network</b><br>LinkedIn" in rendered and "Expires 27 Jan" in rendered

@@ -9,9 +9,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from bot.demo.interactions import sign
 from bot.demo.server import Running
@@ -86,6 +91,7 @@ async def test_web_api_answers_what_the_bot_calls(
         ("conversations.history", {"channel": CHANNEL}),
         ("conversations.replies", {"channel": CHANNEL, "ts": posted["ts"]}),
         ("users.info", {"user": ME}),
+        ("chat.getPermalink", {"channel": CHANNEL, "message_ts": posted["ts"]}),
         ("usergroups.users.list", {"usergroup": "S1"}),
     ]:
         assert (await api(http, method, **args))["ok"], method
@@ -183,3 +189,84 @@ async def test_the_page_and_its_files_are_served(http: httpx2.AsyncClient) -> No
     assert (await http.get("/healthz")).json()["ok"] is True
     ready = (await http.get("/readyz")).json()
     assert ready == {"ok": True, "database": "ok", "migrations": "ok", "scheduler": "ok"}
+
+
+async def test_the_page_api_takes_only_json(http: httpx2.AsyncClient) -> None:
+    """A form on another site can post to localhost, but cannot send JSON without CORS."""
+    form = await http.post("/demo/api/command", data={"text": "/sources"})
+    assert form.status_code == 415
+
+
+async def test_choosing_the_channel_on_the_home_tab(
+    demo: Running, http: httpx2.AsyncClient
+) -> None:
+    await http.post("/demo/api/home", json={"tab": "home"})
+    state = await state_when(http, lambda s: s["home"] is not None)
+    choose = {
+        "view_id": state["home"]["id"],
+        "action_id": "set_notify_channel",
+        "block_id": "settings",
+        "value": "C0GENERAL",
+    }
+    assert (await http.post("/demo/api/action", json=choose)).json()["ok"]
+    selected = '<option value="C0GENERAL" selected>#general</option>'
+    state = await state_when(http, lambda s: selected in s["home"]["html"])
+    assert 'go to <span class="bk-mention">#general</span>' in state["home"]["html"]
+
+
+async def test_modal_submissions_follow_the_apps_answer(demo: Running) -> None:
+    """view_submission: errors stay in the modal, an empty ack closes it, a failure keeps it."""
+    interactions = demo.demo.sandbox.interactions
+    workspace = demo.demo.sandbox.workspace
+    answers: list[Response] = []
+    seen: list[dict[str, Any]] = []
+
+    async def app(request: Request) -> Response:
+        body = (await request.body()).decode()
+        ts = request.headers["x-slack-request-timestamp"]
+        assert (
+            request.headers["x-slack-signature"]
+            == sign(body, interactions.signing_secret, int(ts))["X-Slack-Signature"]
+        )
+        seen.append(json.loads(parse_qs(body)["payload"][0]))
+        return answers.pop(0)
+
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Settings"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "hour",
+                "label": {"type": "plain_text", "text": "Hour"},
+                "element": {"type": "plain_text_input", "action_id": "h"},
+            }
+        ],
+    }
+    opened = await workspace.call("views.open", {"trigger_id": "t", "view": view})
+    view_id = opened["view"]["id"]
+    original = interactions.http
+    interactions.http = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(
+            app=Starlette(routes=[Route("/slack/events", app, methods=["POST"])])
+        ),
+        base_url="http://bot",
+    )
+    try:
+        answers.append(JSONResponse({"response_action": "errors", "errors": {"hour": "0 to 23"}}))
+        result = await interactions.submit(view_id, {"hour": {"h": "25"}})
+        assert result == {"result": "errors", "errors": {"hour": "0 to 23"}}
+        assert seen[-1]["type"] == "view_submission"
+        assert seen[-1]["view"]["state"]["values"] == {
+            "hour": {"h": {"type": "plain_text_input", "value": "25"}}
+        }
+        answers.append(Response(status_code=404))
+        assert (await interactions.submit(view_id, {"hour": {"h": "9"}}))["result"] == "failed"
+        assert workspace.modals and workspace.modals[-1].id == view_id
+        answers.append(Response(status_code=200))
+        assert (await interactions.submit(view_id, {"hour": {"h": "9"}})) == {"result": "closed"}
+        assert not workspace.modals
+    finally:
+        await interactions.http.aclose()
+        interactions.http = original

@@ -269,6 +269,7 @@ $("modal-submit").addEventListener("click", async () => {
   }
   for (const error of $("modal-body").querySelectorAll(".bk-error")) error.textContent = "";
   const answer = await post("/demo/api/submit", { view_id: ui.state.modal.id, values });
+  if (answer.result === "failed") toast(answer.error, true);
   if (answer.result === "errors") {
     for (const [block, message] of Object.entries(answer.errors || {})) {
       const slot = $("modal-body").querySelector(`.bk-error[data-error-for="${CSS.escape(block)}"]`);
