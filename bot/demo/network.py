@@ -1,10 +1,12 @@
 """The demo network: a small OAuth 2 authorization server (code grant, PKCE) on authlib.
 
-It stands in for LinkedIn through the bot's documented URL overrides
+It stands in for LinkedIn and X through the bot's documented URL overrides
 (``LINKEDIN_AUTHORIZE_URL``, ``LINKEDIN_TOKEN_URL``, ``LINKEDIN_USERINFO_URL``,
-``LINKEDIN_ORGANIZATIONS_URL``), so the demo runs the bot's own LinkedIn code: the code
-exchange, the OIDC userinfo identity, and the organizations list that decides whether a
-login manages a page. authlib's server is framework-neutral and synchronous; this module
+``LINKEDIN_ORGANIZATIONS_URL``, ``X_...``), so the demo runs the bot's own code for both: for
+LinkedIn the code exchange, the OIDC userinfo identity and the organizations list that decides
+whether a login manages a page (60-day tokens, no refresh token: a person reconnects); for X
+PKCE, HTTP Basic client authentication and two-hour tokens that the bot renews by itself with
+rotating refresh tokens. authlib's server is framework-neutral and synchronous; this module
 reads each Starlette request first and hands authlib a plain request object.
 
 Its login page offers three accounts: the source's right account, a wrong one, and one
@@ -33,8 +35,16 @@ from bot.clock import Clock
 from bot.demo.render import esc
 
 TOKEN_LIFETIME = timedelta(days=60)  # LinkedIn's access tokens
+X_TOKEN_LIFETIME = timedelta(hours=2)
 CODE_LIFETIME = timedelta(minutes=10)
-SCOPES = ("openid", "profile", "rw_organization_admin")
+SCOPES = (
+    "openid",
+    "profile",
+    "rw_organization_admin",
+    "tweet.read",
+    "users.read",
+    "offline.access",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,10 @@ class Client(ClientMixin):  # type: ignore[misc]
     client_id: str
     client_secret: str = field(repr=False)
     redirect_uris: tuple[str, ...]
+    title: str = "LinkedIn"  # the network this client's sign-in page stands in for
     auth_method: str = "client_secret_post"
     grant_types: tuple[str, ...] = ("authorization_code",)
+    token_lifetime: timedelta = TOKEN_LIFETIME
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -129,6 +141,21 @@ class Token:
     account: Account
     scope: str
     expires_at: datetime
+    client_id: str = ""
+    refresh_token: str | None = field(default=None, repr=False)
+    revoked: bool = False
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return False  # refresh tokens do not expire here; access tokens are checked by time
+
+    def is_revoked(self) -> bool:
+        return self.revoked
 
 
 class _Payload(OAuth2Payload):  # type: ignore[misc]
@@ -205,28 +232,52 @@ class _Grant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         return authorization_code.account
 
 
+class _Refresh(grants.RefreshTokenGrant):  # type: ignore[misc]
+    """X's refresh grant: each refresh token works once and comes back new."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        token: Token | None = self.server.network.refresh_tokens.get(refresh_token)
+        return None if token is None or token.revoked else token
+
+    def authenticate_user(self, refresh_token: Token) -> Account:
+        return refresh_token.account
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        refresh_token.revoked = True
+
+
 class _Server(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, network: DemoNetwork) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.network = network
         self.register_grant(_Grant, [CodeChallenge(required=True)])
+        self.register_grant(_Refresh)
         self.register_token_generator("default", self._token)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.network.clients.get(client_id)
 
     def save_token(self, token: dict[str, Any], request: _Request) -> None:
-        self.network.tokens[token["access_token"]] = Token(
+        saved = Token(
             account=request.user,
             scope=token.get("scope", ""),
             expires_at=self.network.clock.now() + timedelta(seconds=int(token["expires_in"])),
+            client_id=request.client.client_id,
+            refresh_token=token.get("refresh_token"),
         )
+        self.network.tokens[token["access_token"]] = saved
+        if saved.refresh_token:
+            self.network.refresh_tokens[saved.refresh_token] = saved
 
     def _token(self, **kwargs: Any) -> dict[str, Any]:
+        client: Client = kwargs["client"]
         token = {
             "token_type": "Bearer",
             "access_token": secrets.token_urlsafe(32),
-            "expires_in": int(TOKEN_LIFETIME.total_seconds()),
+            "expires_in": int(client.token_lifetime.total_seconds()),
             "scope": kwargs.get("scope") or "",
         }
         if kwargs.get("include_refresh_token"):
@@ -251,20 +302,33 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
 class DemoNetwork:
     """The authorization server's state (clients, codes, tokens) and its HTTP routes."""
 
-    def __init__(self, clock: Clock, title: str = "LinkedIn") -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.title = title
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: dict[str, Token] = {}
+        self.refresh_tokens: dict[str, Token] = {}
         self.server = _Server(self)
 
     def register_client(self, redirect_uri: str) -> Client:
-        client = Client(
-            client_id=f"demo-{secrets.token_hex(4)}",
-            client_secret=secrets.token_urlsafe(24),
-            redirect_uris=(redirect_uri,),
+        """A LinkedIn-like client: secret in the form, 60-day tokens, no refresh tokens."""
+        return self._add(Client(_new_id(), secrets.token_urlsafe(24), (redirect_uri,)))
+
+    def register_x_client(self, redirect_uri: str) -> Client:
+        """An X-like client: HTTP Basic, two-hour tokens and rotating refresh tokens."""
+        return self._add(
+            Client(
+                _new_id(),
+                secrets.token_urlsafe(24),
+                (redirect_uri,),
+                title="X",
+                auth_method="client_secret_basic",
+                grant_types=("authorization_code", "refresh_token"),
+                token_lifetime=X_TOKEN_LIFETIME,
+            )
         )
+
+    def _add(self, client: Client) -> Client:
         self.clients[client.client_id] = client
         return client
 
@@ -280,6 +344,7 @@ class DemoNetwork:
             Route("/token", self.token, methods=["POST"]),
             Route("/userinfo", self.userinfo, methods=["GET"]),
             Route("/organizations", self.organizations, methods=["GET"]),
+            Route("/x/users/me", self.x_me, methods=["GET"]),
         ]
 
     async def _read(self, request: Request) -> _Request:
@@ -289,7 +354,7 @@ class DemoNetwork:
         return _Request(
             request.method,
             str(request.url),
-            dict(request.headers),
+            request.headers,  # case-insensitive, as authlib's "Authorization" lookups need
             list(request.query_params.multi_items()),
             form,
         )
@@ -299,9 +364,9 @@ class DemoNetwork:
         try:
             grant = self.server.get_consent_grant(oauth_request)
         except OAuth2Error as error:
-            return HTMLResponse(_error_page(self.title, error), status_code=400)
+            return HTMLResponse(_error_page(error), status_code=400)
         if request.method == "GET":
-            return HTMLResponse(_login_page(self.title, str(request.url.query)))
+            return HTMLResponse(_login_page(grant.client.title, str(request.url.query)))
         account = ACCOUNTS.get(oauth_request.form.get("account", ""))
         response: Response = self.server.create_authorization_response(
             oauth_request, grant_user=account, grant=grant
@@ -327,6 +392,16 @@ class DemoNetwork:
             return _unauthorized()
         return JSONResponse({"sub": token.account.sub, "name": token.account.name})
 
+    async def x_me(self, request: Request) -> Response:
+        """X's users/me."""
+        token = self._bearer(request)
+        if token is None:
+            return JSONResponse({"title": "Unauthorized", "status": 401}, status_code=401)
+        account = token.account
+        return JSONResponse(
+            {"data": {"id": account.sub, "name": account.name, "username": account.key}}
+        )
+
     async def organizations(self, request: Request) -> Response:
         """LinkedIn's organizationalEntityAcls, decorated with names as its projection does."""
         token = self._bearer(request)
@@ -343,6 +418,10 @@ class DemoNetwork:
             for org_id, name in token.account.pages
         ]
         return JSONResponse({"elements": elements, "paging": {"count": len(elements)}})
+
+
+def _new_id() -> str:
+    return f"demo-{secrets.token_hex(4)}"
 
 
 def _unauthorized() -> Response:
@@ -401,8 +480,8 @@ nothing leaves this computer. Pick who you are signing in as.</p>
 </div></body></html>"""
 
 
-def _error_page(title: str, error: OAuth2Error) -> str:
+def _error_page(error: OAuth2Error) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Demo {esc(title)}: sign-in refused</title><style>{_PAGE_STYLE}</style></head><body>
+<title>Demo network: sign-in refused</title><style>{_PAGE_STYLE}</style></head><body>
 <div class="card"><h1>This sign-in request was refused</h1>
 <p class="note">{esc(error.error)}: {esc(error.description or "")}</p></div></body></html>"""

@@ -1,7 +1,7 @@
 """Put the demo together: the real bot, the sandbox and the demo network on one port.
 
 The bot is built by :func:`bot.app.create_app` from settings that point its Slack API at
-the sandbox and LinkedIn's URLs at the demo network, with a fresh SQLite database and key
+the sandbox and LinkedIn's and X's URLs at the demo network, with a fresh SQLite database and key
 in a temporary directory. Its own ASGI app (routes, lifespan, scheduler) is mounted at
 ``/``; the sandbox and the network live under ``/demo``.
 """
@@ -35,7 +35,7 @@ from bot.app import Bot, create_app
 from bot.config import Settings
 from bot.demo.clock import OffsetClock
 from bot.demo.interactions import Interactions
-from bot.demo.network import SAM, DemoNetwork
+from bot.demo.network import SAM, Client, DemoNetwork
 from bot.demo.sandbox import Sandbox
 from bot.demo.workspace import CHANNEL, TEAM_ID, TEAM_NAME, Workspace
 
@@ -59,7 +59,7 @@ class Demo:
 
 
 def demo_env(
-    port: int, workdir: Path, client_id: str, client_secret: str, signing_secret: str
+    port: int, workdir: Path, linkedin: Client, x: Client, signing_secret: str
 ) -> dict[str, str]:
     """The bot's whole environment in the demo; the person's own environment is not read."""
     public = f"http://localhost:{port}"
@@ -74,13 +74,18 @@ def demo_env(
         "PUBLIC_URL": public,
         "PORT": str(port),
         "DIGEST_ALWAYS_POST": "true",
-        "LINKEDIN_CLIENT_ID": client_id,
-        "LINKEDIN_CLIENT_SECRET": client_secret,
+        "LINKEDIN_CLIENT_ID": linkedin.client_id,
+        "LINKEDIN_CLIENT_SECRET": linkedin.client_secret,
         # The browser goes to the authorize page; the bot calls the others itself.
         "LINKEDIN_AUTHORIZE_URL": f"{public}/demo/network/authorize",
         "LINKEDIN_TOKEN_URL": f"{internal}/demo/network/token",
         "LINKEDIN_USERINFO_URL": f"{internal}/demo/network/userinfo",
         "LINKEDIN_ORGANIZATIONS_URL": f"{internal}/demo/network/organizations",
+        "X_CLIENT_ID": x.client_id,
+        "X_CLIENT_SECRET": x.client_secret,
+        "X_AUTHORIZE_URL": f"{public}/demo/network/authorize",
+        "X_TOKEN_URL": f"{internal}/demo/network/token",
+        "X_USERINFO_URL": f"{internal}/demo/network/x/users/me",
     }
 
 
@@ -88,11 +93,11 @@ def build(port: int, workdir: Path, *, scheduler: bool = True) -> Demo:
     """The demo's ASGI app for ``port``; nothing runs until its lifespan starts."""
     clock = OffsetClock()
     network = DemoNetwork(clock)
-    client = network.register_client(f"http://localhost:{port}/oauth/callback/{NETWORK}")
+    callback = f"http://localhost:{port}/oauth/callback"
+    linkedin = network.register_client(f"{callback}/linkedin")
+    x = network.register_x_client(f"{callback}/x")
     signing_secret = secrets.token_hex(16)
-    settings = Settings.from_env(
-        demo_env(port, workdir, client.client_id, client.client_secret, signing_secret)
-    )
+    settings = Settings.from_env(demo_env(port, workdir, linkedin, x, signing_secret))
     bot = create_app(settings, clock=clock, scheduler=scheduler)
     workspace = Workspace(clock)
     internal = f"http://{HOST}:{port}"

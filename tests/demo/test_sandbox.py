@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 import httpx2
 import pytest
@@ -270,3 +271,39 @@ async def test_modal_submissions_follow_the_apps_answer(demo: Running) -> None:
     finally:
         await interactions.http.aclose()
         interactions.http = original
+
+
+async def test_x_connects_with_pkce_and_renews_by_itself(
+    demo: Running, http: httpx2.AsyncClient
+) -> None:
+    """X through the demo network: the bot's PKCE and refresh grant against authlib's server."""
+    await http.post("/demo/api/command", json={"text": "/sources connect x"})
+    links = r'data-url="([^"]+/oauth/start/[^"]+)"'
+    state = await state_when(
+        http, lambda s: any(re.search(links, m["html"]) for m in s["conversations"][CHANNEL])
+    )
+    (link,) = [
+        found.group(1)
+        for m in state["conversations"][CHANNEL]
+        if (found := re.search(links, m["html"]))
+    ]
+    async with httpx2.AsyncClient(timeout=15.0) as browser:
+        start = await browser.get(link)
+        authorize = start.headers["location"]
+        query = parse_qs(urlparse(authorize).query)
+        assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
+        login = await browser.get(authorize)
+        assert "standing in for X" in login.text
+        back = await browser.post(authorize, data={"account": "acme"})
+        done = await browser.get(back.headers["location"])
+    assert done.status_code == 200 and "Acme Corp" in done.text
+
+    services = demo.demo.bot.services
+    (x,) = [s for s in await services.sources.list("T0DEMO") if s.network == "x"]
+    assert x.name == "Acme Corp" and x.renews_at is not None
+
+    skipped = (await http.post("/demo/api/skip", json={})).json()
+    assert "1 renewed" in skipped["note"] and "1 expired" in skipped["note"]
+    (x,) = [s for s in await services.sources.list("T0DEMO") if s.network == "x"]
+    assert x.status == "active"
+    assert x.expires_at is not None and x.expires_at > demo.demo.clock.now()
