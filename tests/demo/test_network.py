@@ -165,3 +165,35 @@ async def test_the_bots_linkedin_code_reads_the_demo_network(demo: Running) -> N
         ("2001", "Acme Careers"),
         ("2002", "Acme Labs"),
     ]
+
+
+async def test_x_client_uses_basic_auth_and_rotating_refresh_tokens(
+    network: tuple[DemoNetwork, httpx2.AsyncClient],
+) -> None:
+    net, http = network
+    client = net.register_x_client(REDIRECT)
+    challenge = {
+        "code_challenge": create_s256_code_challenge(VERIFIER),
+        "code_challenge_method": "S256",
+    }
+    (code,) = (await authorize(http, client.client_id, "acme", **challenge))["code"]
+    basic = httpx2.BasicAuth(client.client_id, client.client_secret)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    in_form = await token(
+        http, client.client_id, client.client_secret, code, code_verifier=VERIFIER
+    )
+    assert in_form.status_code == 401  # this client authenticates with HTTP Basic only
+    issued = await http.post("/n/token", data={**form, "code_verifier": VERIFIER}, auth=basic)
+    assert issued.status_code == 200, issued.text
+    first = issued.json()
+    assert first["expires_in"] == 7200 and first["refresh_token"]
+    me = await http.get(
+        "/n/x/users/me", headers={"Authorization": f"Bearer {first['access_token']}"}
+    )
+    assert me.json() == {"data": {"id": "demo-acme-corp", "name": "Acme Corp", "username": "acme"}}
+
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    renewed = await http.post("/n/token", data=refresh, auth=basic)
+    assert renewed.status_code == 200 and renewed.json()["refresh_token"] != first["refresh_token"]
+    spent = await http.post("/n/token", data=refresh, auth=basic)
+    assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
