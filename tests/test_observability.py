@@ -9,7 +9,6 @@ import logging
 from datetime import UTC, datetime
 
 import httpx2
-import pytest
 from conftest import Harness
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -20,7 +19,6 @@ from starlette.routing import Route
 from bot.logs import JsonLines, RedactOAuthPaths
 from bot.scheduler import STALE_AFTER_SECONDS, Heartbeat
 from bot.store import migrate
-from bot.store.db import create_engine
 from bot.web import health
 from bot.web.request_id import RequestId
 
@@ -29,7 +27,8 @@ async def test_readyz_with_no_scheduler_in_this_process(harness: Harness) -> Non
     ready = await harness.http.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"ok": True, "database": "ok", "migrations": "ok", "scheduler": "off"}
-    assert (await harness.http.get("/healthz")).json() == {"ok": True, "database": "ok"}
+    health = (await harness.http.get("/healthz")).json()
+    assert health["ok"] is True and health["database"] == "ok"
 
 
 async def test_readyz_fails_when_the_schema_is_behind(harness: Harness) -> None:
@@ -44,7 +43,9 @@ async def test_readyz_fails_when_the_schema_is_behind(harness: Harness) -> None:
 async def test_readyz_fails_when_the_scheduler_stops_waking(harness: Harness) -> None:
     now = [1000.0]
     heartbeat = Heartbeat(now=lambda: now[0])
-    app = Starlette(routes=health.routes(harness.bot.engine, heartbeat))
+    app = Starlette(
+        routes=health.routes(harness.bot.engine, harness.services.ctx.outbox, heartbeat)
+    )
     async with httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=app), base_url="http://t"
     ) as http:
@@ -125,16 +126,3 @@ async def test_json_log_lines_name_the_request_and_keep_secrets_out() -> None:
     assert {line["request_id"] for line in lines} == {response.headers["x-request-id"]}
     assert lines[0]["level"] == "info" and lines[0]["logger"] == "test.requests"
     assert "SECRET" not in stream.getvalue()
-
-
-async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
-    """Migrations run under a lock (PostgreSQL advisory lock): two at once both succeed."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite serves one process; replicas run on PostgreSQL")
-    engines = [create_engine(database_url) for _ in range(2)]
-    try:
-        await asyncio.gather(*(migrate.upgrade(engine) for engine in engines))
-        assert await migrate.current(engines[0]) == migrate.head()
-    finally:
-        for engine in engines:
-            await engine.dispose()

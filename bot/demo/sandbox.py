@@ -225,7 +225,7 @@ class Sandbox:
         day = self.clock.now()
         note = (
             f"Skipped ahead 60 days to {day:%a %d %b %Y}. Scan: {len(report.expired)} expired, "
-            f"{len(report.renewed)} renewed, {report.notices_posted} notice(s) posted."
+            f"{len(report.renewed)} renewed, {report.notices_queued} notice(s) on their way."
         )
         await self.workspace.note(note)
         return {"ok": True, "note": note, "summary": report.summary()}
@@ -234,7 +234,7 @@ class Sandbox:
         workspace = await self.services.workspaces.ensure(TEAM_ID, TEAM_NAME)
         posted = await self.services.digest.post(workspace)
         note = (
-            "Posted today's digest."
+            "Today's digest is on its way."
             if posted
             else "Today's digest was already posted (one a day): skip ahead for the next one."
         )

@@ -19,10 +19,17 @@ from typing import Any
 import pytest
 
 import bot.blocks
-from bot.blocks import Message, base, connect, digest, home, notice, replies, sources
+from bot.blocks import Message, base, connect, digest, home, notice, replies, sources, webhooks
 from bot.config import Settings
 from bot.demo.render import UNSUPPORTED, Names, mrkdwn, render_blocks
-from bot.domain import Identity, LastError, SourceInfo, Status
+from bot.domain import (
+    DeliveryProblem,
+    Identity,
+    LastError,
+    SourceInfo,
+    Status,
+    WebhookEndpointInfo,
+)
 from bot.networks import load_catalogue
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -76,6 +83,21 @@ DIGEST = digest.DigestContent(
 )
 HOME = home.HomeSettings(notify_channel="C1", digest_hour=9, digest_timezone="Europe/Paris")
 NO_CHANNEL = home.HomeSettings(notify_channel=None, digest_hour=9, digest_timezone="UTC")
+PROBLEMS = [
+    DeliveryProblem("Notices", "C1", "the bot is not in the channel", 3),
+    DeliveryProblem("Digests", "U2", "Slack refused the message"),
+    DeliveryProblem("Webhooks", "https://hooks.example.test/in", "it answered 500"),
+]
+WEBHOOK = WebhookEndpointInfo(
+    id=7,
+    workspace_id="T1",
+    url="https://hooks.example.test/in?token=x",
+    event_types=None,
+    created_at=NOW,
+    failing_since=NOW,
+    disabled_at=NOW,
+    disabled_reason="it answered 500 for 3 days",
+)
 ENTRIES = [
     notice.NoticeEntry(EVERY_STATUS[3]),
     notice.NoticeEntry(EVERY_STATUS[4], restored_by="U1", restored_at=NOW),
@@ -113,10 +135,13 @@ SAMPLES: dict[Callable[..., Any], list[Sample]] = {
         lambda: digest.digest(digest.DigestContent(date(2026, 11, 28), [], [], [], total=3), NOW),
     ],
     home.home_view: [
-        lambda: home.home_view(EVERY_STATUS, NETWORKS, HOME, NOW),
+        lambda: home.home_view(EVERY_STATUS, NETWORKS, HOME, NOW, PROBLEMS),
         lambda: home.home_view([], NETWORKS[:1], NO_CHANNEL, NOW),
         lambda: home.home_view(EVERY_STATUS[:1], [], HOME, NOW),
     ],
+    home.problem_blocks: [lambda: home.problem_blocks(PROBLEMS * 3)],
+    webhooks.webhook_disabled_message: [lambda: webhooks.webhook_disabled_message(WEBHOOK)],
+    webhooks.disabled_webhooks_blocks: [lambda: webhooks.disabled_webhooks_blocks([WEBHOOK])],
     notice.expiry_notice: [
         lambda: notice.expiry_notice(ENTRIES, NOW),
         lambda: notice.expiry_notice(ENTRIES[1:], NOW),
