@@ -98,10 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 # What each command reads from the environment, shown by its --help. One entry per command.
 _BOT_SETTINGS = (
     "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL, SLACK_NOTIFY_CHANNEL, DATABASE_URL, "
-    "TOKEN_ENCRYPTION_KEY, PUBLIC_URL, PORT, DIGEST_HOUR, DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, "
-    "EXPIRY_WARNING_DAYS, RENEWAL_FAILURE_BUDGET_HOURS, {NETWORK}_CLIENT_ID, "
+    "DATABASE_POOL_SIZE, TOKEN_ENCRYPTION_KEY, PUBLIC_URL, PORT, DIGEST_HOUR, DIGEST_TIMEZONE, "
+    "DIGEST_ALWAYS_POST, EXPIRY_WARNING_DAYS, RENEWAL_FAILURE_BUDGET_HOURS, "
+    "EVENT_RETENTION_DAYS, WEBHOOK_TIMEOUT_SECONDS, {NETWORK}_CLIENT_ID, "
     "{NETWORK}_CLIENT_SECRET, {NETWORK}_{KEY}_URL, LOG_FORMAT"
 )
+_STORE = "DATABASE_URL, TOKEN_ENCRYPTION_KEY, LOG_FORMAT"
 ENVIRONMENT = {
     "serve": _BOT_SETTINGS,
     "db": "DATABASE_URL, LOG_FORMAT",
@@ -117,6 +119,21 @@ ENVIRONMENT = {
         "DATABASE_URL, TOKEN_ENCRYPTION_KEY, SLACK_BOT_TOKEN, SLACK_API_URL, "
         "SLACK_NOTIFY_CHANNEL, DIGEST_HOUR, DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, LOG_FORMAT"
     ),
+    "sources remove": _STORE,
+    "keys": _STORE,
+    "keys check": _STORE,
+    "keys rotate": _STORE,
+    "api-keys": _STORE,
+    "api-keys create": _STORE,
+    "api-keys list": _STORE,
+    "api-keys revoke": _STORE,
+    "webhooks": _STORE,
+    "webhooks add": _STORE,
+    "webhooks list": _STORE,
+    "webhooks remove": _STORE,
+    "webhooks enable": _STORE,
+    "webhooks deliveries": _STORE,
+    "webhooks redeliver": _STORE,
     "demo": "none: the demo makes its own settings and ignores the environment",
 }
 README_SECTIONS = {"demo": "Try it in a minute"}  # the rest are explained under Configuration

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import build_parser
+from bot.cli import ENVIRONMENT, build_parser
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -28,6 +28,8 @@ COMMANDS = commands(build_parser())
 
 def test_every_command_is_checked() -> None:
     names = [name for name, _ in COMMANDS]
+    missing = [name for name in names if name not in ENVIRONMENT]
+    assert not missing, f"add what these read to ENVIRONMENT in bot/cli.py: {missing}"
     assert {"serve", "db upgrade", "sources list", "sources import", "scan", "digest"} <= set(names)
     assert "demo" in names
 
