@@ -107,7 +107,25 @@ def selection(element: Mapping[str, Any], value: Any) -> dict[str, Any]:
     if kind in simple:
         multi = kind.startswith("multi_")
         return {simple[kind]: [v for v in values if v] if multi else (first or None)}
-    return {"value": first}
+    return {"value": first or None}  # Slack sends null for an empty text input
+
+
+def initial(element: Mapping[str, Any]) -> Any:
+    """An element's initial value, in the form :func:`selection` takes."""
+    for key in ("initial_conversation", "initial_channel", "initial_user"):
+        if element.get(key):
+            return element[key]
+    for key in ("initial_conversations", "initial_channels", "initial_users"):
+        if element.get(key):
+            return list(element[key])
+    if element.get("initial_option"):
+        return element["initial_option"].get("value", "")
+    if element.get("initial_options"):
+        return [option.get("value", "") for option in element["initial_options"]]
+    for key in ("initial_value", "initial_date", "initial_time"):
+        if element.get(key) is not None:
+            return element[key]
+    return None
 
 
 class Interactions:
@@ -253,13 +271,20 @@ class Interactions:
         view = self.workspace.view(view_id)
         assert view is not None
         given = {(block, action): value for block, action, value in _entries(values)}
+        inputs = {
+            str(block.get("block_id") or f"b{index}")
+            for index, block in enumerate(view.view.get("blocks", []))
+            if block.get("type") == "input"
+        }
         state: dict[str, dict[str, Any]] = {}
         for block_id, element in _walk(view.view.get("blocks", [])):
             key = (block_id, str(element.get("action_id", "")))
-            if key in given:
+            # Slack's state holds every input, untouched ones with their initial values.
+            if key in given or block_id in inputs:
+                value = given[key] if key in given else initial(element)
                 state.setdefault(block_id, {})[key[1]] = {
                     "type": element.get("type"),
-                    **selection(element, given[key]),
+                    **selection(element, value),
                 }
         return {
             **view.view,

@@ -19,16 +19,30 @@ from typing import Any
 import pytest
 
 import bot.blocks
-from bot.blocks import Message, base, connect, digest, home, notice, replies, sources, webhooks
+from bot.blocks import (
+    Message,
+    base,
+    connect,
+    digest,
+    home,
+    notice,
+    replies,
+    settings,
+    sources,
+    webhooks,
+)
 from bot.config import Settings
 from bot.demo.render import UNSUPPORTED, Names, mrkdwn, render_blocks
 from bot.domain import (
+    GROUP,
     DeliveryProblem,
     Identity,
     LastError,
     SourceInfo,
     Status,
+    UserGroup,
     WebhookEndpointInfo,
+    WorkspaceSettings,
 )
 from bot.networks import load_catalogue
 
@@ -139,6 +153,21 @@ SAMPLES: dict[Callable[..., Any], list[Sample]] = {
         lambda: home.home_view([], NETWORKS[:1], NO_CHANNEL, NOW),
         lambda: home.home_view(EVERY_STATUS[:1], [], HOME, NOW),
     ],
+    settings.settings_modal: [
+        lambda: settings.settings_modal(WorkspaceSettings(notify_channel=None), [], []),
+        lambda: settings.settings_modal(
+            WorkspaceSettings(
+                notify_channel="C1",
+                network_channels={"linkedin": "C1"},
+                digest_hour=8,
+                digest_timezone="Europe/Paris",
+                connect_role=GROUP,
+                connect_group="S1",
+            ),
+            [("linkedin", "LinkedIn"), ("x", "X")],
+            [UserGroup("S1", "social", "Social team"), UserGroup("S2", "ops", "Ops")],
+        ),
+    ],
     home.problem_blocks: [lambda: home.problem_blocks(PROBLEMS * 3)],
     webhooks.webhook_disabled_message: [lambda: webhooks.webhook_disabled_message(WEBHOOK)],
     webhooks.disabled_webhooks_blocks: [lambda: webhooks.disabled_webhooks_blocks([WEBHOOK])],
@@ -189,7 +218,7 @@ def public_builders() -> list[Callable[..., Any]]:
             if name.startswith("_") or function.__module__ != module.__name__:
                 continue
             returns = str(inspect.signature(function).return_annotation)
-            if re.search(r"\bMessage\b|\bBlock\b|^dict\[", returns):
+            if re.search(r"\bMessage\b|\bBlock\b|^dict\[str, (Any|object)\]$", returns):
                 found.append(function)
     return found
 
@@ -236,7 +265,9 @@ def words(text: str) -> list[str]:
 
 
 def visible(rendered: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", rendered))
+    """The text a person sees: the page's text, and the placeholders of empty inputs."""
+    placeholders = re.findall(r'placeholder="([^"]*)"', rendered)
+    return html.unescape(" ".join([re.sub(r"<[^>]+>", " ", rendered), *placeholders]))
 
 
 def action_ids(blocks: list[dict[str, Any]]) -> list[str]:

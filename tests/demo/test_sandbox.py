@@ -307,3 +307,38 @@ async def test_x_connects_with_pkce_and_renews_by_itself(
     (x,) = [s for s in await services.sources.list("T0DEMO") if s.network == "x"]
     assert x.status == "active"
     assert x.expires_at is not None and x.expires_at > demo.demo.clock.now()
+
+
+async def test_settings_modal_through_the_bots_handlers(
+    demo: Running, http: httpx2.AsyncClient
+) -> None:
+    """Input blocks in a modal, and a view_submission checked by the bot's real listener."""
+    await http.post("/demo/api/home", json={"tab": "home"})
+    state = await state_when(http, lambda s: s["home"] is not None)
+    found = re.search(
+        r'data-action-id="open_settings" data-block-id="([^"]*)"', state["home"]["html"]
+    )
+    assert found, "no Settings button on the App Home"
+    click = {"view_id": state["home"]["id"], "action_id": "open_settings", "block_id": found[1]}
+    assert (await http.post("/demo/api/action", json=click)).json()["ok"]
+    state = await state_when(http, lambda s: s["modal"] is not None)
+    modal = state["modal"]
+    assert 'class="bk-input"' in modal["html"] and modal["submit"]
+
+    bad = {
+        "view_id": modal["id"],
+        "values": {"digest_timezone": {"digest_timezone": "Mars/Olympus"}},
+    }
+    answer = (await http.post("/demo/api/submit", json=bad)).json()
+    assert answer["result"] == "errors" and "digest_timezone" in answer["errors"]
+
+    good = {
+        "view_id": modal["id"],
+        "values": {
+            "digest_hour": {"digest_hour": "8"},
+            "digest_timezone": {"digest_timezone": "Europe/Paris"},
+        },
+    }
+    assert (await http.post("/demo/api/submit", json=good)).json() == {"result": "closed"}
+    state = await state_when(http, lambda s: "Europe/Paris" in (s["home"] or {}).get("html", ""))
+    assert state["modal"] is None and "08:00" in state["home"]["html"]
