@@ -52,3 +52,11 @@ def test_serve_help_names_the_slack_and_database_variables() -> None:
     for variable in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL", "LOG_FORMAT"):
         assert variable in serve
     assert "ignores the environment" in " ".join(dict(COMMANDS)["demo"].split())
+
+
+def test_serve_help_names_every_variable_the_settings_read() -> None:
+    """One list per command in bot/cli.py; this keeps serve's in step with bot/config.py."""
+    config = (Path(__file__).parent.parent / "bot" / "config.py").read_text()
+    serve = " ".join(dict(COMMANDS)["serve"].split())
+    missing = [name for name in set(re.findall(r'get\("([A-Z_]+)"\)', config)) if name not in serve]
+    assert not missing, f"`sources-bot serve --help` does not name {sorted(missing)}"
