@@ -19,6 +19,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,7 +33,7 @@ from bot.delivery.outbox import Outbox
 from bot.handlers.authorize import WorkspaceAuthorize
 from bot.handlers.limit import WorkLimit
 from bot.networks import load_catalogue
-from bot.scheduler import create_scheduler
+from bot.scheduler import Heartbeat, create_scheduler
 from bot.services import Services, build_services
 from bot.services.context import Context
 from bot.services.events import EventLog
@@ -44,6 +45,7 @@ from bot.store.slack_stores import InstallationStore
 from bot.web import api, health
 from bot.web import connect as connect_routes
 from bot.web.install import INSTALL_PATH, REDIRECT_PATH, install_flow
+from bot.web.request_id import RequestId
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +62,15 @@ class Bot:
     scheduler_enabled: bool
     scheduler: AsyncIOScheduler | None = field(default=None, init=False)
     socket_mode: AsyncSocketModeHandler | None = None  # Slack's requests over Socket Mode
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
 
     async def start(self) -> None:
         await migrate.upgrade(self.engine)
         self.services.dispatcher.start()
         if self.scheduler_enabled:
-            self.scheduler = create_scheduler(self.services)
+            self.scheduler = create_scheduler(self.services, self.heartbeat)
             self.scheduler.start()
+            self.heartbeat.beat()
         if self.socket_mode is not None:
             await self.socket_mode.connect_async()  # type: ignore[no-untyped-call]
 
@@ -182,6 +186,7 @@ def create_app(
         )
 
     bot: Bot
+    heartbeat = Heartbeat()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -196,9 +201,19 @@ def create_app(
             *slack_routes,
             api.mount(services),
             *connect_routes.routes(services),
-            *health.routes(engine, services.ctx.outbox),
+            *health.routes(engine, services.ctx.outbox, heartbeat if scheduler else None),
         ],
+        middleware=[Middleware(RequestId)],
         lifespan=lifespan,
     )
-    bot = Bot(settings, engine, services, bolt, asgi, scheduler, socket_mode=socket_mode)
+    bot = Bot(
+        settings,
+        engine,
+        services,
+        bolt,
+        asgi,
+        scheduler,
+        socket_mode=socket_mode,
+        heartbeat=heartbeat,
+    )
     return bot

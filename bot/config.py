@@ -68,6 +68,7 @@ class Settings:
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -177,6 +178,9 @@ class Settings:
                     f"{name}_{have} is set but {name}_{missing} is not: "
                     f"set both {name}_CLIENT_ID and {name}_CLIENT_SECRET, or neither"
                 )
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be text or json, not {log_format!r}")
         return cls(
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_bot_token=bot_token,
@@ -200,6 +204,7 @@ class Settings:
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
             networks=networks,
+            log_format=log_format,
         )
 
     @property

@@ -326,3 +326,13 @@ async def network_bot(
             await fake.stop()
 
     yield start
+
+
+@pytest.fixture
+async def demo(tmp_path: Any) -> AsyncIterator[Any]:
+    """`sources-bot demo` served for real on 127.0.0.1 at a free port (a bot.demo Running)."""
+    from bot.demo.server import bind, running
+
+    with bind(0) as sock:
+        async with running(sock, tmp_path) as run:
+            yield run
