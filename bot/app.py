@@ -32,6 +32,7 @@ from bot.delivery.dispatcher import Doorbell
 from bot.delivery.outbox import Outbox
 from bot.handlers.authorize import WorkspaceAuthorize
 from bot.handlers.limit import WorkLimit
+from bot.metrics import Metrics
 from bot.networks import load_catalogue
 from bot.scheduler import Heartbeat, create_scheduler
 from bot.services import Services, build_services
@@ -44,6 +45,7 @@ from bot.store.db import create_engine, pool_size, session_factories
 from bot.store.slack_stores import InstallationStore
 from bot.web import api, health
 from bot.web import connect as connect_routes
+from bot.web import metrics as metrics_routes
 from bot.web.install import INSTALL_PATH, REDIRECT_PATH, install_flow
 from bot.web.request_id import RequestId
 
@@ -136,6 +138,7 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
         slack_clients=clients,
         events=EventLog(),
         outbox=Outbox(writer, reader, clock),
+        metrics=Metrics(),
     )
     return build_services(ctx, doorbell)
 
@@ -202,6 +205,7 @@ def create_app(
             api.mount(services),
             *connect_routes.routes(services),
             *health.routes(engine, services.ctx.outbox, heartbeat if scheduler else None),
+            *metrics_routes.routes(services),
         ],
         middleware=[Middleware(RequestId)],
         lifespan=lifespan,

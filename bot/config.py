@@ -69,6 +69,7 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
     log_format: str = "text"
+    metrics_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -205,6 +206,7 @@ class Settings:
             webhook_timeout_seconds=webhook_timeout,
             networks=networks,
             log_format=log_format,
+            metrics_token=get("METRICS_TOKEN"),
         )
 
     @property

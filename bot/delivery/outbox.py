@@ -119,6 +119,7 @@ class Claimed:
 class Backlog:
     pending: int
     failing: int  # failed for good, or pending after a failed try
+    oldest_pending_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,10 @@ class Outbox:
                     )
                 )
             )
-        return Backlog(pending=int(pending or 0), failing=int(failing or 0))
+            oldest = await session.scalar(
+                select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == PENDING)
+            )
+        return Backlog(int(pending or 0), int(failing or 0), oldest)
 
     async def problems(self, workspace_id: str) -> list[Problem]:
         """Permanent failures of a workspace's Slack sends, one per target and error."""

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.delivery.outbox import Outbox
+from bot.metrics import Metrics
 from bot.networks import Catalogue
 from bot.services.events import EventLog
 from bot.slack_api import SlackClients, SlackGateway
@@ -31,3 +32,4 @@ class Context:
     slack_clients: SlackClients  # per workspace (the outbox's sends; the outbox retries)
     events: EventLog
     outbox: Outbox
+    metrics: Metrics
