@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,6 +58,16 @@ class SourceInfo:
     @property
     def label(self) -> str:
         return f"{self.network_title} · {self.name}"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The head of a list of sources in display order, with counts of the whole list: what a
+    view can show, read without reading every source."""
+
+    first: Sequence[SourceInfo]
+    total: int
+    broken: int  # sources that need reconnecting
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from bot import ids
 from bot.blocks import Message
 from bot.blocks.base import escape
 from bot.blocks.connect import connect_link
-from bot.blocks.replies import help_message, short, sources_list
+from bot.blocks.replies import LIST_BLOCKS, help_message, short, sources_list
 from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
 from bot.handlers.limit import WorkLimit
 from bot.services import Services
@@ -24,6 +24,9 @@ class Parsed:
 
     kind: str
     arg: str = ""
+
+
+LISTS = ("list", "expired", "network")  # the kinds that answer with a list of sources
 
 
 def parse(text: str, networks: list[str]) -> Parsed:
@@ -47,27 +50,28 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
+        parsed = parse(command.get("text", ""), services.ctx.catalogue.names())
         team_id, user_id = command["team_id"], command["user_id"]
-        await services.workspaces.ensure(team_id, command.get("team_domain"))
-        message = await answer(
-            parse(command.get("text", ""), services.ctx.catalogue.names()), team_id, user_id
-        )
+        message = await answer(parsed, team_id, user_id, command.get("team_domain"))
         await respond(response_type="ephemeral", text=message.text, blocks=message.blocks)
 
-    async def answer(parsed: Parsed, team_id: str, user_id: str) -> Message:
+    async def answer(parsed: Parsed, team_id: str, user_id: str, domain: str | None) -> Message:
         now = services.ctx.clock.now()
         networks = list(services.ctx.catalogue)
-        if parsed.kind == "list":
-            return sources_list(await services.sources.list(team_id), now)
-        if parsed.kind == "expired":
-            return sources_list(
-                await services.sources.list(team_id, only_broken=True), now, "expired"
+        if parsed.kind in LISTS:
+            listing = await services.sources.listing(
+                team_id,
+                LIST_BLOCKS,
+                network=parsed.arg or None,
+                only_broken=parsed.kind == "expired",
             )
-        if parsed.kind == "network":
-            title = services.ctx.catalogue.title(parsed.arg)
-            return sources_list(
-                await services.sources.list(team_id, network=parsed.arg), now, title
-            )
+            if not listing.total:  # a workspace with sources is known already
+                await services.workspaces.ensure(team_id, domain)
+            what = {"list": None, "expired": "expired"}.get(parsed.kind)
+            if parsed.kind == "network":
+                what = services.ctx.catalogue.title(parsed.arg)
+            return sources_list(listing, now, what)
+        await services.workspaces.ensure(team_id, domain)
         if parsed.kind == "connect":
             if not parsed.arg:
                 return short(CONNECT_WHICH.format(example=services.ctx.catalogue.names()[0]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.blocks.home import HomeSettings, home_view
+from bot.blocks.home import MAX_HOME_BLOCKS, HomeSettings, home_view
 from bot.delivery import outbox
 from bot.domain import DeliveryProblem
 from bot.services.context import Context
@@ -31,7 +31,7 @@ class HomeService:
 
     async def publish(self, team_id: str, user_id: str) -> None:
         workspace = await self.workspaces.ensure(team_id)
-        sources = await self.sources.list(team_id)
+        sources = await self.sources.listing(team_id, MAX_HOME_BLOCKS)
         settings = HomeSettings(
             notify_channel=self.workspaces.notify_channel(workspace),
             digest_hour=self.workspaces.digest_hour(workspace),
