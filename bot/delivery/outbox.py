@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -66,6 +66,37 @@ def enqueue(
     session.add(row)
     session.info[OUTBOX_ENQUEUED] = True
     return row
+
+
+def row(
+    *,
+    workspace_id: str,
+    kind: str,
+    key: str,
+    order_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new pending row, for :func:`enqueue_many`."""
+    return {
+        "workspace_id": workspace_id,
+        "kind": kind,
+        "key": key,
+        "order_key": order_key,
+        "target": target,
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`enqueue` for many rows (built by :func:`row`), in one statement."""
+    await session.execute(insert(OutboxMessage), list(rows))
+    session.info[OUTBOX_ENQUEUED] = True
 
 
 async def requeue_failed(
