@@ -59,6 +59,7 @@ class Settings:
     event_retention: timedelta = timedelta(days=365)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
+    slack_channel_interval: float = 1.0  # seconds between two posts to one channel
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +103,11 @@ class Settings:
         webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
         if not 0 < webhook_timeout <= 60:
             raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
+        channel_interval = _float(
+            get("SLACK_CHANNEL_INTERVAL_SECONDS"), "SLACK_CHANNEL_INTERVAL_SECONDS", 1.0
+        )
+        if not 0 <= channel_interval <= 60:
+            raise ConfigError("SLACK_CHANNEL_INTERVAL_SECONDS must be from 0 to 60")
         digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
         if not 0 <= digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
@@ -163,6 +169,7 @@ class Settings:
             event_retention=timedelta(days=retention_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
+            slack_channel_interval=channel_interval,
             networks=networks,
         )
 

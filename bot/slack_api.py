@@ -110,6 +110,10 @@ class SlackGateway:
         return str(response["team_id"]), response.get("team")
 
 
+# The rate scope of a token every workspace shares.
+ALL_WORKSPACES = "*"
+
+
 class SlackClients:
     """The gateway to use for a workspace's sends.
 
@@ -121,6 +125,12 @@ class SlackClients:
 
     async def for_workspace(self, workspace_id: str) -> SlackGateway:
         return self.default
+
+    def rate_scope(self, workspace_id: str) -> str:
+        """Whose rate limits a send for ``workspace_id`` counts against: its token's. One bot
+        token serves every workspace here (:data:`ALL_WORKSPACES`); with a token per
+        workspace it is the workspace's id."""
+        return ALL_WORKSPACES
 
 
 async def _call(request: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:

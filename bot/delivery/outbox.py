@@ -10,12 +10,12 @@ the order they happened.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -37,6 +37,7 @@ FAILED = "failed"
 DROPPED = "dropped"
 
 LEASE = timedelta(minutes=2)
+CANDIDATES = 4  # due rows looked at per row claimed, when the dispatcher picks among them
 
 
 def enqueue(
@@ -147,6 +148,16 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A due row the dispatcher may claim: what its pacing looks at."""
+
+    id: int
+    workspace_id: str
+    kind: str
+    target: str | None
+
+
+@dataclass(frozen=True)
 class Backlog:
     pending: int
     failing: int  # failed for good, or pending after a failed try
@@ -176,13 +187,27 @@ class Outbox:
         self.read = read
         self.clock = clock
 
-    async def claim(self, limit: int, kinds: Sequence[str] | None = None) -> list[Claimed]:
-        """Lease up to ``limit`` due rows, at most one per order key (the first pending one)."""
+    async def claim(
+        self,
+        limit: int,
+        kinds: Sequence[str] | None = None,
+        pick: Callable[[Sequence[Candidate]], Sequence[int]] | None = None,
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due rows, at most one per order key (the first pending one).
+
+        ``pick`` chooses among a few more due rows than ``limit`` (in id order) which to take:
+        what the dispatcher's pacing lets go now.
+        """
         now = self.clock.now()
         owner = str(uuid.uuid4())
         earlier = aliased(OutboxMessage)
         due = (
-            select(OutboxMessage.id)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.workspace_id,
+                OutboxMessage.kind,
+                OutboxMessage.target,
+            )
             .where(
                 OutboxMessage.status == PENDING,
                 OutboxMessage.next_attempt_at <= now,
@@ -196,7 +221,7 @@ class Outbox:
                 ),
             )
             .order_by(OutboxMessage.id)
-            .limit(limit)
+            .limit(limit if pick is None else limit * CANDIDATES)
         )
         if kinds is not None:
             due = due.where(OutboxMessage.kind.in_(kinds))
@@ -204,7 +229,8 @@ class Outbox:
             if session.get_bind().dialect.name == "postgresql":
                 # Replicas skip each other's rows instead of waiting for them.
                 due = due.with_for_update(skip_locked=True, of=OutboxMessage)
-            ids = list((await session.scalars(due)).all())
+            candidates = [Candidate(*found) for found in (await session.execute(due)).all()]
+            ids = [c.id for c in candidates] if pick is None else list(pick(candidates))[:limit]
             if not ids:
                 return []
             await session.execute(
@@ -241,6 +267,21 @@ class Outbox:
                 )
                 for row in rows
             ]
+
+    async def hold(self, rows: ColumnElement[bool], until: datetime) -> int:
+        """Every pending row matching ``rows`` waits until ``until`` at least (a rate limit:
+        the other side asked for a pause that applies to all of them)."""
+        async with self.db.begin() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.next_attempt_at < until,
+                    rows,
+                )
+                .values(next_attempt_at=until)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def delivered(
         self,

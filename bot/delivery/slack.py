@@ -12,15 +12,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.blocks import Message
 from bot.delivery import outbox
 from bot.delivery.dispatcher import DeliveryError, RetrySchedule
-from bot.delivery.outbox import Claimed, Outbox
-from bot.slack_api import SlackClients, SlackGateway, SlackUnavailable
-from bot.store.models import DigestRun, Notice
+from bot.delivery.outbox import Candidate, Claimed, Outbox
+from bot.delivery.pacing import Pacer
+from bot.slack_api import ALL_WORKSPACES, SlackClients, SlackGateway, SlackUnavailable
+from bot.store.models import DigestRun, Notice, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,18 @@ class RenderedNotice:
 NoticeRenderer = Callable[[int], Awaitable[RenderedNotice | None]]
 
 
+# The Web API method each kind of row calls: a rate limit holds the rows of one method.
+METHODS = {
+    outbox.NOTICE_POST: "chat.postMessage",
+    outbox.THREAD_REPLY: "chat.postMessage",
+    outbox.MESSAGE: "chat.postMessage",
+    outbox.DIGEST: "chat.postMessage",
+    outbox.NOTICE_UPDATE: "chat.update",
+}
+# Kinds that post a message: Slack takes about one per second per channel.
+POSTS = frozenset(kind for kind, method in METHODS.items() if method == "chat.postMessage")
+
+
 class SlackSender:
     kinds = frozenset(
         {
@@ -65,11 +78,19 @@ class SlackSender:
         render_notice: NoticeRenderer,
         db: async_sessionmaker[AsyncSession],
         box: Outbox,
+        channel_interval: float = 1.0,
     ) -> None:
         self.clients = clients
         self.render_notice = render_notice
         self.db = db
         self.outbox = box
+        self.pacer: Pacer | None = Pacer(channel_interval) if channel_interval > 0 else None
+
+    def lane(self, row: Candidate) -> str | None:
+        """Posts to one channel (or person) with one token share a lane; edits do not."""
+        if row.kind not in POSTS or row.target is None:
+            return None
+        return f"{self.clients.rate_scope(row.workspace_id)}:{row.target}"
 
     async def deliver(self, row: Claimed) -> None:
         slack = await self.clients.for_workspace(row.workspace_id)
@@ -96,9 +117,26 @@ class SlackSender:
                     )
                     await self._record(session, row, {"ts": ts}, payload["channel"])
         except SlackUnavailable as err:
+            held = None
+            if err.reason == "ratelimited" and err.retry_after is not None:
+                held = self._behind_same_limit(row)
             raise DeliveryError(
-                _words(err.reason), permanent=err.permanent, retry_after=err.retry_after
+                _words(err.reason),
+                permanent=err.permanent,
+                retry_after=err.retry_after,
+                held=held,
             ) from err
+
+    def _behind_same_limit(self, row: Claimed) -> ColumnElement[bool]:
+        """The rows a rate limit on ``row``'s send holds too: the same method, with the same
+        token. Slack does not say whether a channel's limit or the method's refused, so the
+        wider is assumed; the pacer keeps channels within theirs."""
+        method = METHODS[row.kind]
+        rows = OutboxMessage.kind.in_(sorted(k for k, m in METHODS.items() if m == method))
+        scope = self.clients.rate_scope(row.workspace_id)
+        if scope == ALL_WORKSPACES:
+            return rows
+        return and_(rows, OutboxMessage.workspace_id == scope)
 
     async def gave_up(self, row: Claimed, error: DeliveryError) -> None:
         log.warning(
