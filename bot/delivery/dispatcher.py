@@ -172,10 +172,17 @@ class Dispatcher:
                 room = self.concurrency - len(flying)
                 stopping = background and self._stopping
                 if not stopping and (room * 2 >= self.concurrency or not flying):
-                    rows = await self.outbox.claim(room, list(self.senders), self._pick)
+                    if not flying:
+                        self._busy += 1  # from before the claim: drain must wait for it
+                    try:
+                        rows = await self.outbox.claim(room, list(self.senders), self._pick)
+                    except BaseException:
+                        if not flying:
+                            await self._settled()
+                        raise
                     self._unhold({row.id for row in rows})
-                    if rows and not flying:
-                        self._busy += 1
+                    if not rows and not flying:
+                        await self._settled()
                     flying.update(asyncio.create_task(self._deliver(r, report)) for r in rows)
                     tried += len(rows)
                 if flying:

@@ -9,8 +9,10 @@ the order they happened.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +39,7 @@ FAILED = "failed"
 DROPPED = "dropped"
 
 LEASE = timedelta(minutes=2)
+Work = Callable[[AsyncSession], Awaitable[None]]
 CANDIDATES = 4  # due rows looked at per row claimed, when the dispatcher picks among them
 
 
@@ -186,6 +189,45 @@ class Outbox:
         self.db = db
         self.read = read
         self.clock = clock
+        self._queued: list[tuple[Work, asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def record(self, work: Work) -> None:
+        """Run ``work`` (what a delivery's outcome writes) in a transaction shared with the
+        outcomes of other deliveries finishing at the same moment; return once it committed.
+
+        Deliveries run concurrently and each ends with a small write; one commit for many of
+        them (group commit) is what keeps the database's commits from setting the pace. A
+        batch that fails is tried again one work at a time, so one bad work fails alone.
+        """
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((work, done))
+        if not self._flushing:
+            self._flushing = True
+            try:
+                while self._queued:
+                    batch, self._queued = self._queued, []
+                    await self._commit(batch)
+            finally:
+                self._flushing = False
+        await done
+
+    async def _commit(self, batch: list[tuple[Work, asyncio.Future[None]]]) -> None:
+        try:
+            async with self.db.begin() as session:
+                for work, _ in batch:
+                    await work(session)
+        except Exception:
+            if len(batch) == 1:
+                work, done = batch[0]
+                done.set_exception(sys.exc_info()[1] or RuntimeError("record failed"))
+                return
+            for one in batch:
+                await self._commit([one])
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
     async def claim(
         self,
@@ -329,12 +371,16 @@ class Outbox:
             values["attempts"] = OutboxMessage.attempts - 1
         if target is not None:
             values["target"] = target
-        async with self.db.begin() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
-                .values(**values)
-            )
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
+            .values(**values)
+        )
+
+        async def write(session: AsyncSession) -> None:
+            await session.execute(statement)
+
+        await self.record(write)
 
     async def fail(
         self,
@@ -360,8 +406,11 @@ class Outbox:
         if session is not None:
             await session.execute(statement)
             return
-        async with self.db.begin() as own:
+
+        async def write(own: AsyncSession) -> None:
             await own.execute(statement)
+
+        await self.record(write)
 
     async def release(self, rows: Sequence[Claimed]) -> None:
         """Give back leases not used (shutdown): the rows are due again at once."""

@@ -19,17 +19,27 @@ from collections.abc import Callable
 
 
 class Pacer:
-    """Spacing of sends per lane, in this process (``clock``: seconds, monotonic)."""
+    """Spacing of sends per lane, in this process (``clock``: seconds, monotonic).
 
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    A lane counts as free ``lookahead`` seconds before its turn: its next row is claimed
+    meanwhile and waits in :meth:`turn`, so claiming does not delay the send.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        lookahead: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = interval
+        self.lookahead = min(lookahead, interval)
         self._clock = clock
         self._last: dict[str, float] = {}  # lane -> when its latest send started
         self._claimed: dict[str, int] = {}  # lane -> rows of it claimed and not yet sent
 
     def free(self, lane: str) -> bool:
-        """Nothing of ``lane`` is claimed, and its interval since the last send is over."""
-        return not self._claimed.get(lane) and self.wait(lane) <= 0
+        """Nothing of ``lane`` is claimed, and its turn comes within the lookahead."""
+        return not self._claimed.get(lane) and self.wait(lane) <= self.lookahead
 
     def wait(self, lane: str) -> float:
         """Seconds until ``lane`` may send again."""
@@ -59,9 +69,9 @@ class Pacer:
         """Seconds until the first busy lane frees up; None when none is busy."""
         now = self._clock()
         waits = [
-            last + self.interval - now
+            last + self.interval - self.lookahead - now
             for lane, last in self._last.items()
-            if last + self.interval > now and not self._claimed.get(lane)
+            if last + self.interval - self.lookahead > now and not self._claimed.get(lane)
         ]
         self._forget(now)
         return max(min(waits), 0.0) if waits else None

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy import ColumnElement, Executable, and_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.blocks import Message
@@ -107,15 +107,12 @@ class SlackSender:
                 await self._done(row, {"ts": ts}, payload["channel"])
             elif row.kind == outbox.DIGEST:
                 ts = await slack.post(payload["channel"], _message(payload), delivery_key=row.key)
-                async with self.db.begin() as session:
-                    await session.execute(
-                        update(DigestRun)
-                        .where(DigestRun.id == payload["run_id"])
-                        .values(
-                            posted_at=self.outbox.clock.now(), channel=payload["channel"], ts=ts
-                        )
-                    )
-                    await self._record(session, row, {"ts": ts}, payload["channel"])
+                posted = (
+                    update(DigestRun)
+                    .where(DigestRun.id == payload["run_id"])
+                    .values(posted_at=self.outbox.clock.now(), channel=payload["channel"], ts=ts)
+                )
+                await self._done(row, {"ts": ts}, payload["channel"], posted)
         except SlackUnavailable as err:
             held = None
             if err.reason == "ratelimited" and err.retry_after is not None:
@@ -153,13 +150,12 @@ class SlackSender:
             await self._done(row, {"ts": notice.ts}, notice.channel)
             return
         ts = await slack.post(notice.channel, notice.message, delivery_key=row.key)
-        async with self.db.begin() as session:
-            await session.execute(
-                update(Notice)
-                .where(Notice.id == row.payload["notice_id"])
-                .values(ts=ts, posted_at=self.outbox.clock.now())
-            )
-            await self._record(session, row, {"ts": ts}, notice.channel)
+        posted = (
+            update(Notice)
+            .where(Notice.id == row.payload["notice_id"])
+            .values(ts=ts, posted_at=self.outbox.clock.now())
+        )
+        await self._done(row, {"ts": ts}, notice.channel, posted)
 
     async def _update_notice(self, row: Claimed, slack: SlackGateway) -> None:
         notice = await self._notice(row)
@@ -178,15 +174,23 @@ class SlackSender:
             raise DeliveryError("the notice no longer exists", permanent=True)
         return notice
 
-    async def _done(self, row: Claimed, result: dict[str, str] | None, target: str) -> None:
-        async with self.db.begin() as session:
-            await self._record(session, row, result, target)
-
-    async def _record(
-        self, session: AsyncSession, row: Claimed, result: dict[str, str] | None, target: str
+    async def _done(
+        self,
+        row: Claimed,
+        result: dict[str, str] | None,
+        target: str,
+        effect: Executable | None = None,
     ) -> None:
-        if not await self.outbox.delivered(session, row, result, target):
-            log.warning("delivery %s finished after its lease ran out", row.id)
+        """Record the delivery, with ``effect`` (the message's ts where it is kept), in a
+        commit shared with other deliveries (:meth:`Outbox.record`)."""
+
+        async def write(session: AsyncSession) -> None:
+            if effect is not None:
+                await session.execute(effect)
+            if not await self.outbox.delivered(session, row, result, target):
+                log.warning("delivery %s finished after its lease ran out", row.id)
+
+        await self.outbox.record(write)
 
 
 def _posted(notice: RenderedNotice) -> str:
