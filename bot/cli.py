@@ -27,6 +27,8 @@ log = logging.getLogger("bot.cli")
 
 NO_CHANNEL = "no channel for notices: pick one on the App Home or set SLACK_NOTIFY_CHANNEL"
 PROGRESS_OVER = 1000  # records; smaller imports finish before progress would help
+# Seconds `scan` and `digest` wait for what Slack's rate limits hold back (then: `serve`).
+RATE_LIMIT_PATIENCE = 60.0
 # Slack's answers that mean the bot token itself is refused.
 TOKEN_REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
@@ -102,6 +104,7 @@ _BOT_SETTINGS = (
     "DATABASE_URL, DATABASE_POOL_SIZE, TOKEN_ENCRYPTION_KEY, PUBLIC_URL, PORT, DIGEST_HOUR, "
     "DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, EXPIRY_WARNING_DAYS, RENEWAL_FAILURE_BUDGET_HOURS, "
     "EVENT_RETENTION_DAYS, UNINSTALL_RETENTION_DAYS, WEBHOOK_TIMEOUT_SECONDS, "
+    "SLACK_CHANNEL_INTERVAL_SECONDS, "
     "{NETWORK}_CLIENT_ID, {NETWORK}_CLIENT_SECRET, {NETWORK}_{KEY}_URL, LOG_FORMAT, METRICS_TOKEN"
 )
 _STORE = "DATABASE_URL, TOKEN_ENCRYPTION_KEY, LOG_FORMAT"
@@ -355,7 +358,7 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 async def _scan(services: Services, args: argparse.Namespace) -> int:
     report = await services.scan.run()
     print(report.summary())
-    delivered = _delivered(await services.dispatcher.drain())
+    delivered = _delivered(await services.dispatcher.drain(patience=RATE_LIMIT_PATIENCE))
     return await _delivery(services, no_channel=bool(report.no_channel)) or delivered
 
 
@@ -392,7 +395,7 @@ async def _digest(services: Services, args: argparse.Namespace) -> int:
             continue
         queued += await services.digest.post(workspace)
     print(f"digests: {queued} (a workspace gets at most one a day; quiet days post nothing)")
-    delivered = _delivered(await services.dispatcher.drain())
+    delivered = _delivered(await services.dispatcher.drain(patience=RATE_LIMIT_PATIENCE))
     return await _delivery(services, no_channel=no_channel) or delivered
 
 

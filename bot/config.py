@@ -67,6 +67,7 @@ class Settings:
     uninstall_retention: timedelta = timedelta(days=30)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
+    slack_channel_interval: float = 1.0  # seconds between two posts to one channel
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
     log_format: str = "text"
     metrics_token: str | None = field(default=None, repr=False)
@@ -112,6 +113,11 @@ class Settings:
         webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
         if not 0 < webhook_timeout <= 60:
             raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
+        channel_interval = _float(
+            get("SLACK_CHANNEL_INTERVAL_SECONDS"), "SLACK_CHANNEL_INTERVAL_SECONDS", 1.0
+        )
+        if not 0 <= channel_interval <= 60:
+            raise ConfigError("SLACK_CHANNEL_INTERVAL_SECONDS must be from 0 to 60")
         digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
         if not 0 <= digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
@@ -204,6 +210,7 @@ class Settings:
             uninstall_retention=timedelta(days=uninstall_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
+            slack_channel_interval=channel_interval,
             networks=networks,
             log_format=log_format,
             metrics_token=get("METRICS_TOKEN"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -58,6 +58,16 @@ class SourceInfo:
     @property
     def label(self) -> str:
         return f"{self.network_title} · {self.name}"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The head of a list of sources in display order, with counts of the whole list: what a
+    view can show, read without reading every source."""
+
+    first: Sequence[SourceInfo]
+    total: int
+    broken: int  # sources that need reconnecting
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,10 @@ class SlackGateway:
         await _call(self.client.conversations_join(channel=channel_id))
 
 
+# The rate scope of a token every workspace shares.
+ALL_WORKSPACES = "*"
+
+
 class SlackClients:
     """The one place that gives a workspace's Web API client, and the bot token Bolt
     authorizes a workspace's requests with.
@@ -244,6 +248,12 @@ class SlackClients:
         if workspace is not None and workspace.uninstalled_at is not None:
             raise SlackUnavailable(UNINSTALLED, permanent=True)
         return workspace
+
+    def rate_scope(self, workspace_id: str) -> str:
+        """Whose rate limits a send for ``workspace_id`` counts against: its token's. One bot
+        token serves every workspace here (:data:`ALL_WORKSPACES`); with a token per
+        workspace it is the workspace's id."""
+        return ALL_WORKSPACES
 
 
 async def _call(request: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:

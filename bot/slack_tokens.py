@@ -70,6 +70,10 @@ class InstalledClients(SlackClients):
         self.read = read
         self.clock = clock
 
+    def rate_scope(self, workspace_id: str) -> str:
+        """Each workspace has its own token, so its own rate limits."""
+        return workspace_id
+
     async def for_workspace(self, workspace_id: str) -> SlackGateway:
         workspace = await self.workspace(workspace_id)
         if workspace is None:

@@ -95,6 +95,8 @@ def bot_env(database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider) ->
         "LINKEDIN_AUTHORIZE_URL": linkedin.authorize_url,
         "LINKEDIN_TOKEN_URL": linkedin.token_url,
         "LINKEDIN_USERINFO_URL": linkedin.userinfo_url,
+        # The fake Slack has no rate limits; tests of pacing set their own interval.
+        "SLACK_CHANNEL_INTERVAL_SECONDS": "0",
     }
 
 
@@ -316,6 +318,7 @@ async def network_bot(
                 "DATABASE_URL": database_url,
                 "PUBLIC_URL": PUBLIC_URL,
                 "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+                "SLACK_CHANNEL_INTERVAL_SECONDS": "0",
                 **fake.env(),
                 **(env or {}),
             }

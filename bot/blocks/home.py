@@ -21,9 +21,9 @@ from bot.blocks.base import (
     plain,
     section,
 )
-from bot.blocks.sources import source_list_blocks
+from bot.blocks.sources import as_listing, source_list_blocks
 from bot.blocks.texts import HOME_MORE_HINT
-from bot.domain import DeliveryProblem, SourceInfo
+from bot.domain import DeliveryProblem, Listing, SourceInfo
 from bot.networks import Network
 
 MAX_HOME_BLOCKS = 100
@@ -43,25 +43,25 @@ class HomeSettings:
 
 
 def home_view(
-    sources: Sequence[SourceInfo],
+    sources: Sequence[SourceInfo] | Listing,
     networks: Sequence[Network],
     settings: HomeSettings,
     now: datetime,
     problems: Sequence[DeliveryProblem] = (),
 ) -> dict[str, Any]:
+    listing = as_listing(sources)
     blocks: list[Block] = [header("Sources")]
     blocks.extend(problem_blocks(problems))
-    broken = [source for source in sources if source.status.needs_reconnect]
-    if broken:
-        noun = "source has" if len(broken) == 1 else "sources have"
+    if listing.broken:
+        noun = "source has" if listing.broken == 1 else "sources have"
         blocks.append(
             section(
-                f":lock: *{len(broken)} {noun} stopped working.* Imports from them have stopped "
-                "until someone reconnects them below."
+                f":lock: *{listing.broken} {noun} stopped working.* Imports from them have "
+                "stopped until someone reconnects them below."
             )
         )
-    elif sources:
-        blocks.append(section(f":white_check_mark: All {len(sources)} sources are working."))
+    elif listing.total:
+        blocks.append(section(f":white_check_mark: All {listing.total} sources are working."))
     else:
         blocks.append(section("No sources yet. Connect your team's first account below."))
 
@@ -69,7 +69,7 @@ def home_view(
     blocks.append(divider())
     tail = _settings_blocks(settings)
     budget = MAX_HOME_BLOCKS - len(blocks) - len(tail)
-    blocks.extend(source_list_blocks(sources, now, budget, HOME_MORE_HINT))
+    blocks.extend(source_list_blocks(listing, now, budget, HOME_MORE_HINT))
     blocks.extend(tail)
     return {"type": "home", "blocks": blocks}
 

@@ -12,7 +12,7 @@ from bot import ids
 from bot.blocks import Message
 from bot.blocks.base import escape
 from bot.blocks.connect import connect_link
-from bot.blocks.replies import help_message, short, sources_list
+from bot.blocks.replies import LIST_BLOCKS, help_message, short, sources_list
 from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
 from bot.handlers.limit import WorkLimit
 from bot.services import Services
@@ -28,6 +28,9 @@ class Parsed:
 
     kind: str
     arg: str = ""
+
+
+LISTS = ("list", "expired", "network")  # the kinds that answer with a list of sources
 
 
 def parse(text: str, networks: list[str]) -> Parsed:
@@ -53,8 +56,8 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        team_id, user_id = command["team_id"], command["user_id"]
         parsed = parse(command.get("text", ""), services.ctx.catalogue.names())
+        team_id, user_id = command["team_id"], command["user_id"]
         if parsed.kind == "settings":  # a modal, opened with the command's trigger
             slack = SlackGateway(client)
             try:
@@ -65,23 +68,26 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 await slack.open_modal(command["trigger_id"], view)
                 return
         else:
-            message = await answer(parsed, team_id, user_id)
+            message = await answer(parsed, team_id, user_id, command.get("team_domain"))
         await respond(response_type="ephemeral", text=message.text, blocks=message.blocks)
 
-    async def answer(parsed: Parsed, team_id: str, user_id: str) -> Message:
+    async def answer(parsed: Parsed, team_id: str, user_id: str, domain: str | None) -> Message:
         now = services.ctx.clock.now()
         networks = list(services.ctx.catalogue)
-        if parsed.kind == "list":
-            return sources_list(await services.sources.list(team_id), now)
-        if parsed.kind == "expired":
-            return sources_list(
-                await services.sources.list(team_id, only_broken=True), now, "expired"
+        if parsed.kind in LISTS:
+            listing = await services.sources.listing(
+                team_id,
+                LIST_BLOCKS,
+                network=parsed.arg or None,
+                only_broken=parsed.kind == "expired",
             )
-        if parsed.kind == "network":
-            title = services.ctx.catalogue.title(parsed.arg)
-            return sources_list(
-                await services.sources.list(team_id, network=parsed.arg), now, title
-            )
+            if not listing.total:  # a workspace with sources is known already
+                await services.workspaces.ensure(team_id, domain)
+            what = {"list": None, "expired": "expired"}.get(parsed.kind)
+            if parsed.kind == "network":
+                what = services.ctx.catalogue.title(parsed.arg)
+            return sources_list(listing, now, what)
+        await services.workspaces.ensure(team_id, domain)
         if parsed.kind == "connect":
             if not parsed.arg:
                 return short(CONNECT_WHICH.format(example=services.ctx.catalogue.names()[0]))

@@ -59,7 +59,15 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
     links = LinkService(ctx, sources, notices)
     roles = RoleService(ctx, workspaces)
     dispatcher = Dispatcher(ctx.outbox, ctx.clock, doorbell)
-    dispatcher.add(SlackSender(ctx.slack_clients, notices.render_for_delivery, ctx.db, ctx.outbox))
+    dispatcher.add(
+        SlackSender(
+            ctx.slack_clients,
+            notices.render_for_delivery,
+            ctx.db,
+            ctx.outbox,
+            ctx.settings.slack_channel_interval,
+        )
+    )
     webhooks = WebhookService(ctx, workspaces)
     webhook_sender = WebhookSender(webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds)
     dispatcher.add(webhook_sender)

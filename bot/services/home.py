@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.blocks.home import HomeSettings, home_view
+from bot.blocks.home import MAX_HOME_BLOCKS, HomeSettings, home_view
 from bot.delivery import outbox
 from bot.domain import WEEKDAYS, DeliveryProblem
 from bot.services.context import Context
@@ -34,7 +34,7 @@ class HomeService:
         """Publish ``user_id``'s App Home, with ``slack``: the client of the request that
         asked (its workspace's token)."""
         workspace = await self.workspaces.ensure(team_id)
-        sources = await self.sources.list(team_id)
+        sources = await self.sources.listing(team_id, MAX_HOME_BLOCKS)
         chosen = self.workspaces.settings(workspace)
         settings = HomeSettings(
             notify_channel=chosen.notify_channel,

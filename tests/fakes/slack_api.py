@@ -20,6 +20,7 @@ import base64
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -156,6 +157,9 @@ class FakeSlack(LocalServer):
         self.tokens: dict[str, IssuedToken] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> the bot token it renews
         self.socket_mode = FakeSocketMode(app_id)
+        self._ratelimited: int | None = None
+        self._channel_interval: float | None = None
+        self._last_post: dict[str, float] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -203,6 +207,19 @@ class FakeSlack(LocalServer):
         {"ok": false, "error": error} (and Retry-After when ``retry_after`` is not None).
         Injected failures queue up in order."""
         self._failures.setdefault(method, []).append(_Failure(error, status, retry_after, times))
+
+    def rate_limit_everything(self, retry_after: int = 30) -> None:
+        """Answer every Web API call with HTTP 429 and Retry-After until
+        :meth:`end_rate_limit`, as Slack does to an app that overdid it."""
+        self._ratelimited = retry_after
+
+    def end_rate_limit(self) -> None:
+        self._ratelimited = None
+
+    def limit_channels(self, interval: float) -> None:
+        """Enforce Slack's posting limit: a chat.postMessage to a channel less than
+        ``interval`` seconds (real time) after the last one accepted there gets a 429."""
+        self._channel_interval = interval
 
     def hold(self, method: str) -> None:
         """Calls of ``method`` get no answer (and post nothing) until stop(): a request that
@@ -389,7 +406,7 @@ class FakeSlack(LocalServer):
                     self._changed.notify_all()
             await self._release.wait()
             return web.json_response({"ok": False, "error": "held"}, status=503)
-        injected = self._take_failure(method)
+        injected = self._take_failure(method) or self._over_a_limit(method, args)
         if injected is not None:
             return await self._answer_failure(method, args, token, injected)
         handler = _METHODS.get(method)
@@ -530,6 +547,19 @@ class FakeSlack(LocalServer):
             body = {"ok": False, "error": "used_url"}
             return await self._answer(method, args, None, 404, body, name=name)
         return await self._answer(method, args, None, 200, {"ok": True}, name=name)
+
+    def _over_a_limit(self, method: str, args: dict[str, Any]) -> _Failure | None:
+        if self._ratelimited is not None and method != "auth.test":
+            return _Failure("ratelimited", 429, self._ratelimited, 1)
+        if self._channel_interval is None or method != "chat.postMessage":
+            return None
+        channel = str(args.get("channel"))
+        now = time.monotonic()
+        last = self._last_post.get(channel)
+        if last is not None and now - last < self._channel_interval:
+            return _Failure("ratelimited", 429, 1, 1)
+        self._last_post[channel] = now
+        return None
 
     def _take_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)
