@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "scan",
         help="renew, expire and notify once, now",
-        description="One scan: renew what is due, mark what died, queue notices; then deliver "
+        description="One scan: renew what is due, mark what died, queue notices; then the team "
+        "workflow's check (claim reminders, snoozes that ran out, escalations); then deliver "
         "what is queued. Prints a summary and what was delivered.",
     )
     digest = commands.add_parser("digest", help="post today's digest now")
@@ -265,6 +266,9 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 async def _scan(services: Services, args: argparse.Namespace) -> int:
     report = await services.scan.run()
     print(report.summary())
+    workflow = await services.workflow.run_due()
+    if workflow.reminded or workflow.announced_again or workflow.escalated:
+        print(workflow.summary())
     delivered = _delivered(await services.dispatcher.drain())
     return await _delivery(services, no_channel=bool(report.no_channel)) or delivered
 

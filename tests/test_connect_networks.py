@@ -560,10 +560,13 @@ async def test_renewable_source_whose_renewal_keeps_failing_gets_a_warning(
         report = await scan(h)
         assert report.renewed == [] and len(report.transient) == 1
         assert (await source(h, source_id)).status == "expiring"
-        assert report.warnings_queued == 1
+        # Quiet on blips (issue 9): nothing is posted until the failures last an hour.
+        assert report.warnings_queued == 0
+        h.clock.advance(timedelta(hours=1))
+        assert (await scan(h)).warnings_queued == 1
         (warning,) = warnings(h)
         assert "LinkedIn · Ada Lovelace" in warning["text"]
-        assert "renewal failing" in blocks_text(warning)
+        assert "Renewal failing" in blocks_text(warning)
         assert len(reconnect_buttons(warning)) == 1
 
         h.clock.advance(timedelta(hours=1))
