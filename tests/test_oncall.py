@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import CHANNEL, TEAM, Harness, blocks_text, bot_env, reconnect_buttons, running_bot
+from fakes import slack_requests
 from sqlalchemy import select
 from test_loop import ACME, connect, expire_acme
 from test_renewal import X_LABEL, stored, x_source
@@ -149,8 +150,12 @@ async def test_a_503_for_59_minutes_posts_nothing_61_posts_one_warning_that_reco
 
         report = await h.scan()
         assert report.transient == [f"{X_LABEL}: X is not answering (HTTP 503)"]
-        # /sources shows it at once; the channel hears nothing.
+        # /sources and the App Home show it at once; the channel hears nothing.
         assert "renewal failing: X is not answering (HTTP 503)" in blocks_text(await h.command())
+        body, _ = slack_requests.app_home_opened(user_id="U3", team_id=TEAM)
+        assert (await h.send(body)).status_code == 200
+        (home,) = await h.slack.wait_for("views.publish")
+        assert "renewal failing: X is not answering (HTTP 503)" in blocks_text(home.args["view"])
         for minutes in (15, 30, 45, 59):  # the scheduler's scans, renewal retrying as due
             h.clock.set(start + timedelta(minutes=minutes))
             assert (await h.scan()).warnings_queued == 0
