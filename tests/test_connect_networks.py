@@ -290,7 +290,9 @@ async def test_connect_end_to_end(network_bot: Any, case: Case) -> None:
             assert f"valid until {short_date(stored.expires_at)}" in listing
             assert "renews by itself" not in listing
 
-        # The person who connected it is told in a DM.
+        # The person who connected it is told in a DM (through the outbox: drained, so the
+        # check does not race the background dispatcher).
+        await h.drain()
         (dm,) = posts_to(h, "U1")
         assert dm.args["text"].startswith(f"{label} is connected.")
 
