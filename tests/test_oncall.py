@@ -222,6 +222,10 @@ async def test_a_renewal_failing_past_its_budget_expires_with_its_own_notice(
         assert warning_again["ts"] == warning["ts"]
         assert expiry["text"].startswith("1 connection needs reconnecting")
         assert replies(h, warning["ts"]) == []  # it did not recover
+        # The warning is edited to say what is true now: it stopped, and why.
+        shown = blocks_text(now_reads(h, warning))
+        assert ":lock: *X is not answering (HTTP 503); renewal kept failing for 2 hours*" in shown
+        assert "I keep trying" not in shown
 
 
 # --- 2. claims -------------------------------------------------------------------------------

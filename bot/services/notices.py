@@ -321,7 +321,22 @@ async def announce(
 ) -> Notice:
     """In ``session``'s transaction: a new notice of ``kind`` listing each (source, key) and
     the outbox row that posts it. The unique (source, key) of its items makes a second
-    announcement of the same news fail at commit."""
+    announcement of the same news fail at commit. Earlier notices still listing one of the
+    sources are edited too, so they show what is true now (a warning whose source expired)."""
+    earlier = (
+        await session.scalars(
+            select(Notice)
+            .join(NoticeItem, NoticeItem.notice_id == Notice.id)
+            .where(
+                NoticeItem.source_id.in_([source.id for source, _ in items]),
+                NoticeItem.restored_at.is_(None),
+                Notice.ts.is_not(None),
+            )
+            .distinct()
+        )
+    ).all()
+    for stale in earlier:
+        await queue_update(session, stale, now)
     notice = Notice(workspace_id=workspace_id, kind=kind, channel=channel, created_at=now)
     session.add(notice)
     await session.flush()
