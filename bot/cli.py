@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "scan",
         help="renew, expire and notify once, now",
-        description="One scan: renew what is due, mark what died, queue notices; then deliver "
+        description="One scan: renew what is due, mark what died, queue notices; then the team "
+        "workflow's check (claim reminders, snoozes that ran out, escalations); then deliver "
         "what is queued. Prints a summary and what was delivered.",
     )
     digest = commands.add_parser("digest", help="post today's digest now")
@@ -104,7 +105,8 @@ _BOT_SETTINGS = (
     "DATABASE_URL, DATABASE_POOL_SIZE, TOKEN_ENCRYPTION_KEY, PUBLIC_URL, PORT, DIGEST_HOUR, "
     "DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, EXPIRY_WARNING_DAYS, RENEWAL_FAILURE_BUDGET_HOURS, "
     "EVENT_RETENTION_DAYS, UNINSTALL_RETENTION_DAYS, WEBHOOK_TIMEOUT_SECONDS, "
-    "SLACK_CHANNEL_INTERVAL_SECONDS, "
+    "SLACK_CHANNEL_INTERVAL_SECONDS, RENEWAL_WARN_AFTER, CLAIM_REMIND_HOURS, MAX_SNOOZE_DAYS, "
+    "ESCALATE_AFTER_HOURS, "
     "{NETWORK}_CLIENT_ID, {NETWORK}_CLIENT_SECRET, {NETWORK}_{KEY}_URL, LOG_FORMAT, METRICS_TOKEN"
 )
 _STORE = "DATABASE_URL, TOKEN_ENCRYPTION_KEY, LOG_FORMAT"
@@ -358,6 +360,9 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 async def _scan(services: Services, args: argparse.Namespace) -> int:
     report = await services.scan.run()
     print(report.summary())
+    workflow = await services.workflow.run_due()
+    if workflow.reminded or workflow.announced_again or workflow.escalated:
+        print(workflow.summary())
     delivered = _delivered(await services.dispatcher.drain(patience=RATE_LIMIT_PATIENCE))
     return await _delivery(services, no_channel=bool(report.no_channel)) or delivered
 

@@ -19,6 +19,11 @@ DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_POOL_SIZE = 1000
 DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
+# Bounds of the team workflow's settings (the environment's defaults and each workspace's).
+MAX_WARN_AFTER = timedelta(days=14)
+MAX_CLAIM_REMIND_HOURS = 24 * 7
+MAX_SNOOZE_DAYS = 30
+MAX_ESCALATE_HOURS = 24 * 30
 
 
 class ConfigError(ValueError):
@@ -63,6 +68,13 @@ class Settings:
     digest_always_post: bool = False
     expiry_warning_days: tuple[int, ...] = (7, 1)
     renewal_failure_budget: timedelta = timedelta(hours=24)
+    # The team's workflow (each also a workspace setting): how long passing renewal failures
+    # stay quiet, when a claim's owner is reminded, how long a dead source may be snoozed,
+    # and when a dead source is escalated.
+    renewal_warn_after: timedelta = timedelta(hours=1)
+    claim_remind_hours: int = 4
+    max_snooze_days: int = 3
+    escalate_after_hours: int = 24
     event_retention: timedelta = timedelta(days=365)
     uninstall_retention: timedelta = timedelta(days=30)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -137,6 +149,29 @@ class Settings:
         budget_hours = _int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
         if budget_hours < 1:
             raise ConfigError("RENEWAL_FAILURE_BUDGET_HOURS must be 1 or more")
+        warn_after = get("RENEWAL_WARN_AFTER")
+        renewal_warn_after = timedelta(hours=1)
+        if warn_after is not None:
+            parsed = parse_duration(warn_after)
+            if parsed is None or parsed > MAX_WARN_AFTER:
+                raise ConfigError(
+                    "RENEWAL_WARN_AFTER must be a duration such as 1h, 30m or 1h30m "
+                    f"(at most {MAX_WARN_AFTER.days} days), not {warn_after!r}"
+                )
+            renewal_warn_after = parsed
+        claim_remind_hours = _int(get("CLAIM_REMIND_HOURS"), "CLAIM_REMIND_HOURS", 4)
+        if not 1 <= claim_remind_hours <= MAX_CLAIM_REMIND_HOURS:
+            raise ConfigError(
+                f"CLAIM_REMIND_HOURS must be whole hours from 1 to {MAX_CLAIM_REMIND_HOURS}"
+            )
+        max_snooze_days = _int(get("MAX_SNOOZE_DAYS"), "MAX_SNOOZE_DAYS", 3)
+        if not 0 <= max_snooze_days <= MAX_SNOOZE_DAYS:
+            raise ConfigError(f"MAX_SNOOZE_DAYS must be whole days from 0 to {MAX_SNOOZE_DAYS}")
+        escalate_hours = _int(get("ESCALATE_AFTER_HOURS"), "ESCALATE_AFTER_HOURS", 24)
+        if not 1 <= escalate_hours <= MAX_ESCALATE_HOURS:
+            raise ConfigError(
+                f"ESCALATE_AFTER_HOURS must be whole hours from 1 to {MAX_ESCALATE_HOURS}"
+            )
         retention_days = _int(get("EVENT_RETENTION_DAYS"), "EVENT_RETENTION_DAYS", 365)
         if retention_days < 1:
             raise ConfigError("EVENT_RETENTION_DAYS must be 1 or more")
@@ -206,6 +241,10 @@ class Settings:
             digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
             expiry_warning_days=warning_days,
             renewal_failure_budget=timedelta(hours=budget_hours),
+            renewal_warn_after=renewal_warn_after,
+            claim_remind_hours=claim_remind_hours,
+            max_snooze_days=max_snooze_days,
+            escalate_after_hours=escalate_hours,
             event_retention=timedelta(days=retention_days),
             uninstall_retention=timedelta(days=uninstall_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
@@ -264,6 +303,29 @@ def _public_url(value: str) -> str:
             f"not {value!r}"
         )
     return value.rstrip("/")
+
+
+_DURATION = re.compile(r"^(?:(?P<hours>\d{1,4})h)?(?:(?P<minutes>\d{1,5})m)?$")
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """'1h', '30m', '1h30m' or '0' as a timedelta; None when it is not one of those."""
+    value = text.strip().lower().replace(" ", "")
+    if value == "0":
+        return timedelta(0)
+    match = _DURATION.match(value)
+    if not value or match is None:
+        return None
+    return timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
+
+
+def format_duration(value: timedelta) -> str:
+    """The other way round: '1h', '30m', '1h30m', '0m'."""
+    minutes = int(value.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours}h{minutes}m"
+    return f"{hours}h" if hours else f"{minutes}m"
 
 
 def _split(value: str | None) -> list[str]:

@@ -147,6 +147,31 @@ DAILY = "daily"
 WEEKDAYS = "weekdays"
 DIGEST_DAYS = (DAILY, WEEKDAYS)
 
+# Whom an escalation mentions: the workspace's admins and owners, or a user group.
+ESCALATION_TARGETS = (ADMINS, GROUP)
+
+
+@dataclass(frozen=True)
+class SnoozeChoice:
+    """One way to snooze a source offered under "Remind me": ``key`` travels in the option's
+    value, ``label`` is what the person reads."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Who is on a source's trouble and whether it is muted, as a notice shows it: the
+    latest claim, a snooze still running, the ways it may be snoozed now, and since when its
+    renewal has been failing (None when it is not)."""
+
+    claimed_by: str | None = None
+    snoozed_by: str | None = None
+    snoozed_until: datetime | None = None
+    choices: tuple[SnoozeChoice, ...] = ()
+    failing_since: datetime | None = None
+
 
 @dataclass(frozen=True)
 class WorkspaceSettings:
@@ -161,6 +186,12 @@ class WorkspaceSettings:
     connect_group: str | None = None
     settings_role: str = ADMINS
     settings_group: str | None = None
+    renewal_warn_after: timedelta = timedelta(hours=1)
+    claim_remind_hours: int = 4
+    max_snooze_days: int = 3
+    escalate_after_hours: int = 24
+    escalation_target: str = ADMINS
+    escalation_group: str | None = None
 
     def channel_for(self, network: str) -> str | None:
         """Where notices about ``network``'s sources go."""

@@ -11,6 +11,8 @@ OPEN_OAUTH_LINK = "open_oauth_link"  # url button; Slack still sends an action t
 SET_NOTIFY_CHANNEL = "set_notify_channel"  # conversations_select on the App Home
 RETRY_DELIVERIES = "retry_deliveries"  # App Home: try failed deliveries again
 OPEN_SETTINGS = "open_settings"  # App Home: the Settings button
+CLAIM_SOURCE = "claim_source"  # a notice's "I'll take it"; value: source id
+SNOOZE_SOURCE = "snooze_source"  # a notice's "Remind me" select; option value: "{id}:{choice}"
 
 # Modals (callback ids).
 SETTINGS_VIEW = "settings"  # the settings modal; its submission is checked field by field
@@ -33,6 +35,12 @@ CONNECT_ROLE = "connect_role"
 CONNECT_GROUP = "connect_group"
 SETTINGS_ROLE = "settings_role"
 SETTINGS_GROUP = "settings_group"
+WARN_AFTER = "warn_after"
+CLAIM_REMIND = "claim_remind"
+MAX_SNOOZE = "max_snooze"
+ESCALATE_AFTER = "escalate_after"
+ESCALATION_TARGET = "escalation_target"
+ESCALATION_GROUP = "escalation_group"
 NETWORK_CHANNEL_PREFIX = "channel:"
 
 

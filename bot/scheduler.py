@@ -1,4 +1,5 @@
-"""Background jobs in `serve`: the expiry scan and the digest check."""
+"""Background jobs in `serve`: the expiry scan (with the team workflow's check) and the digest
+check."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def create_scheduler(services: Services, heartbeat: Heartbeat | None = None) -> 
     async def scan() -> None:
         report = await services.scan.run()
         log.info("scan: %s", report.summary().replace("\n", "; "))
+        # Then the team workflow's check: claim reminders, snoozes that ran out, escalations.
+        workflow = await services.workflow.run_due()
+        log.info("workflow: %s", workflow.summary())
 
     async def digest() -> None:
         await services.digest.run_due()

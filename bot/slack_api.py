@@ -173,6 +173,28 @@ class SlackGateway:
         admin = any(user.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))
         return SlackUser(id=str(user["id"]), admin=admin, tz=user.get("tz"))
 
+    async def admins(self, limit: int = 1000) -> list[str]:
+        """The workspace's admins and owners (people, not bots or deleted accounts), owners
+        first; at most ``limit`` people are looked through."""
+        found: list[tuple[int, str]] = []
+        cursor: str | None = None
+        seen = 0
+        while seen < limit:
+            response = await _call(self.client.users_list(cursor=cursor, limit=200))
+            members: list[dict[str, Any]] = response.get("members", [])
+            seen += len(members)
+            for user in members:
+                if user.get("deleted") or user.get("is_bot") or user.get("id") == "USLACKBOT":
+                    continue
+                if user.get("is_primary_owner") or user.get("is_owner"):
+                    found.append((0, str(user["id"])))
+                elif user.get("is_admin"):
+                    found.append((1, str(user["id"])))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return [user_id for _, user_id in sorted(found)]
+
     async def group_members(self, group_id: str) -> list[str]:
         response = await _call(self.client.usergroups_users_list(usergroup=group_id))
         members: list[str] = response.get("users", [])

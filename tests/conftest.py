@@ -199,6 +199,13 @@ class Harness:
         await self.drain()
         return report
 
+    async def check(self) -> Any:
+        """The team workflow's check that follows each scheduled scan (claim reminders,
+        snoozes that ran out, escalations), then what it queued delivered."""
+        report = await self.bot.services.workflow.run_due()
+        await self.drain()
+        return report
+
     async def digest_due(self) -> int:
         """The scheduler's digest check, then what it queued delivered."""
         queued = await self.bot.services.digest.run_due()

@@ -268,3 +268,111 @@ async def test_the_renewal_failure_budget_is_the_workspaces(network_bot: Any) ->
         assert source.status == "expired"
         assert source.last_error is not None
         assert "renewal kept failing for 2 hours" in source.last_error["reason"]
+
+
+# --- the team workflow (issue 9) --------------------------------------------------------------
+
+
+def workflow_values(
+    *,
+    warn_after: str = "30m",
+    claim_remind: str = "2",
+    max_snooze: str = "1",
+    escalate_after: str = "12",
+    target: str | None = "group",
+    group: str | None = "S0SOCIAL",
+    **others: Any,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The modal's state with the team workflow's fields too."""
+    values = valid_values(**others)
+    selected = {"text": {"type": "plain_text", "text": target}, "value": target}
+    group_selected = {"text": {"type": "plain_text", "text": group}, "value": group}
+    fields: dict[str, dict[str, Any]] = {
+        ids.WARN_AFTER: {"type": "plain_text_input", "value": warn_after},
+        ids.CLAIM_REMIND: {"type": "plain_text_input", "value": claim_remind},
+        ids.MAX_SNOOZE: {"type": "plain_text_input", "value": max_snooze},
+        ids.ESCALATE_AFTER: {"type": "plain_text_input", "value": escalate_after},
+        ids.ESCALATION_TARGET: {
+            "type": "radio_buttons",
+            "selected_option": selected if target else None,
+        },
+        ids.ESCALATION_GROUP: {
+            "type": "static_select",
+            "selected_option": group_selected if group else None,
+        },
+    }
+    return values | {block_id: {block_id: element} for block_id, element in fields.items()}
+
+
+async def test_the_modal_shows_the_team_workflow_in_force(admin: Harness) -> None:
+    await admin.click(
+        ids.OPEN_SETTINGS, "settings", user=ADMIN, view=slack_requests.home_view(team_id=TEAM)
+    )
+    (opened,) = await admin.slack.wait_for("views.open")
+    blocks = {block.get("block_id"): block for block in opened.args["view"]["blocks"]}
+    assert blocks[ids.WARN_AFTER]["element"]["initial_value"] == "1h"
+    assert blocks[ids.CLAIM_REMIND]["element"]["initial_value"] == "4"
+    assert blocks[ids.MAX_SNOOZE]["element"]["initial_value"] == "3"
+    assert blocks[ids.ESCALATE_AFTER]["element"]["initial_value"] == "24"
+    target = blocks[ids.ESCALATION_TARGET]["element"]
+    assert target["initial_option"]["value"] == "admins"
+    assert [o["value"] for o in target["options"]] == ["admins", "group"]
+    groups = blocks[ids.ESCALATION_GROUP]["element"]["options"]
+    assert [g["value"] for g in groups] == ["S0SOCIAL"]
+
+
+async def save(h: Harness, values: dict[str, Any]) -> None:
+    """Submit valid settings and wait for the App Home the listener publishes after its ack."""
+    published = len(h.slack.successful_calls("views.publish"))
+    assert (await submit(h, values)).status_code == 200
+    await h.slack.wait_for("views.publish", published + 1)
+
+
+async def workflow_row(h: Harness) -> list[Any]:
+    return await h.rows(
+        "SELECT renewal_warn_after_minutes, claim_remind_hours, max_snooze_days, "
+        "escalate_after_hours, escalation_target, escalation_group FROM workspaces"
+    )
+
+
+async def test_the_team_workflow_is_saved_and_kept_when_left_out(admin: Harness) -> None:
+    await save(admin, workflow_values())
+    stored = [(30, 2, 1, 12, "group", "S0SOCIAL")]
+    assert await workflow_row(admin) == stored
+    chosen = await admin.services.workspaces.settings_of(TEAM)
+    assert chosen.renewal_warn_after == timedelta(minutes=30)
+
+    # A submission without these fields (an older modal, say) changes none of them.
+    await save(admin, valid_values(hour="10"))
+    assert await workflow_row(admin) == stored
+
+    # Escalating to the admins forgets the group; "0" posts renewal failures at once.
+    await save(admin, workflow_values(warn_after="0", target="admins", max_snooze="0"))
+    assert await workflow_row(admin) == [(0, 2, 0, 12, "admins", None)]
+
+
+async def test_every_team_workflow_field_is_checked(admin: Harness) -> None:
+    response = await submit(
+        admin,
+        workflow_values(
+            warn_after="soon",
+            claim_remind="0",
+            max_snooze="31",
+            escalate_after="a day",
+            group=None,
+        ),
+    )
+    errors = errors_of(response)
+    assert set(errors) == {
+        ids.WARN_AFTER,
+        ids.CLAIM_REMIND,
+        ids.MAX_SNOOZE,
+        ids.ESCALATE_AFTER,
+        ids.ESCALATION_GROUP,
+    }
+    assert "1h, 30m or 1h30m" in errors[ids.WARN_AFTER]
+    assert errors[ids.MAX_SNOOZE] == "Type a whole number of days from 0 to 30."
+    assert errors[ids.ESCALATION_GROUP] == "Choose the user group, or the admins above."
+    too_long = errors_of(await submit(admin, workflow_values(warn_after="400h")))
+    assert list(too_long) == [ids.WARN_AFTER]
+    assert await admin.rows("SELECT claim_remind_hours FROM workspaces") in ([], [(None,)])

@@ -8,6 +8,7 @@ from typing import Any
 from bot import ids
 from bot.blocks import Block
 from bot.blocks.base import context, plain
+from bot.config import format_duration
 from bot.domain import ADMINS, DAILY, EVERYONE, GROUP, WEEKDAYS, UserGroup, WorkspaceSettings
 
 MAX_OPTIONS = 100
@@ -21,6 +22,7 @@ ROLE_WORDS = {
     ADMINS: "Workspace admins and owners",
     GROUP: "Admins, owners and a user group",
 }
+ESCALATION_WORDS = {ADMINS: "Workspace admins and owners", GROUP: "A user group"}
 DAY_WORDS = {DAILY: "Every day", WEEKDAYS: "Weekdays (Monday to Friday)"}
 
 
@@ -81,6 +83,7 @@ def settings_modal(
             ),
         ]
     )
+    blocks.extend(_workflow_blocks(current, groups))
     blocks.extend(
         _role_blocks(
             ids.CONNECT_ROLE,
@@ -127,6 +130,63 @@ def form_values(state_values: Mapping[str, Any]) -> dict[str, str | None]:
             else:
                 chosen[block_id] = element.get("value")
     return chosen
+
+
+def _workflow_blocks(current: WorkspaceSettings, groups: Sequence[UserGroup]) -> list[Block]:
+    """The team workflow: quiet on blips, claims, snoozes, escalation."""
+    blocks = [
+        _input(
+            ids.WARN_AFTER,
+            "Post about failing renewals after",
+            _text(ids.WARN_AFTER, format_duration(current.renewal_warn_after), "e.g. 1h or 30m"),
+            hint="Renewals that fail for passing reasons (a network down for a while) are "
+            "shown in /sources at once, and posted only once they have failed this long.",
+        ),
+        _input(
+            ids.CLAIM_REMIND,
+            "Remind whoever takes a source on after (hours)",
+            _text(ids.CLAIM_REMIND, str(current.claim_remind_hours), "e.g. 4"),
+            hint="A DM to the person who clicked “I'll take it”, if the source still needs "
+            "a person by then.",
+        ),
+        _input(
+            ids.MAX_SNOOZE,
+            "Longest snooze of a source that stopped working (days)",
+            _text(ids.MAX_SNOOZE, str(current.max_snooze_days), "e.g. 3"),
+            hint="Its imports have stopped, so it can't be put off for long. 0: no snoozing.",
+        ),
+        _input(
+            ids.ESCALATE_AFTER,
+            "Escalate a source still stopped after (hours)",
+            _text(ids.ESCALATE_AFTER, str(current.escalate_after_hours), "e.g. 24"),
+            hint="Counted from its notice; one reply in the notice's thread.",
+        ),
+    ]
+    offered = [t for t in (ADMINS, GROUP) if t != GROUP or groups]
+    blocks.append(
+        _input(
+            ids.ESCALATION_TARGET,
+            "Escalate to",
+            _radio(
+                ids.ESCALATION_TARGET,
+                [(t, ESCALATION_WORDS[t]) for t in offered],
+                current.escalation_target,
+            ),
+            hint="Along with the person who last connected the source.",
+        )
+    )
+    if groups:
+        options = [(f"@{g.handle}" if g.handle else g.name, g.id) for g in groups]
+        blocks.append(
+            _input(
+                ids.ESCALATION_GROUP,
+                "The user group to escalate to",
+                _static(ids.ESCALATION_GROUP, options[:MAX_OPTIONS], current.escalation_group),
+                optional=True,
+                hint="Used when escalating to a user group.",
+            )
+        )
+    return blocks
 
 
 def _role_blocks(

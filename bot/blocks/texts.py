@@ -47,3 +47,19 @@ CHANNEL_JOIN_FAILED = (
 )
 CHANNEL_CHECK_FAILED = "I couldn't check that channel just now ({reason}). Try again in a minute."
 SETTINGS_SAVED = "Settings saved."
+CLAIMED = "You're on it: *{label}*. I'll remind you in {hours} if it still needs a person."
+TOOK_OVER = (
+    "You took *{label}* over from {previous}. I'll remind you in {hours} if it still needs "
+    "a person."
+)
+ALREADY_CLAIMED = "You're already on *{label}*."
+SNOOZED = (
+    "Snoozed *{label}* until {until}. If it still needs a person then, I'll announce it again."
+)
+NOTHING_TO_DO = "*{label}* works again: there is nothing to take on or snooze."
+CANT_SNOOZE_DEAD = (
+    "*{label}* has stopped working, and this workspace doesn't let such sources be snoozed."
+)
+SNOOZE_UNAVAILABLE = (
+    "That choice isn't available for *{label}* now. Pick another one under *Remind me*."
+)

@@ -22,6 +22,7 @@ from bot.services.settings import SettingsService
 from bot.services.sources import SourceService
 from bot.services.tokens import TokenService
 from bot.services.webhooks import WebhookService
+from bot.services.workflow import WorkflowService
 from bot.services.workspaces import WorkspaceService
 
 
@@ -45,6 +46,7 @@ class Services:
     api_keys: ApiKeyService
     webhooks: WebhookService
     webhook_sender: WebhookSender
+    workflow: WorkflowService
 
     async def aclose(self) -> None:
         """Close what the services hold open (the webhook sender's connections)."""
@@ -90,4 +92,5 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         api_keys=ApiKeyService(ctx),
         webhooks=webhooks,
         webhook_sender=webhook_sender,
+        workflow=WorkflowService(ctx, workspaces, roles),
     )

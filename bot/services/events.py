@@ -30,6 +30,9 @@ class EventType(StrEnum):
     RESTORED = "source.restored"
     WRONG_ACCOUNT = "source.wrong_account"
     REMOVED = "source.removed"
+    CLAIMED = "source.claimed"
+    SNOOZED = "source.snoozed"
+    ESCALATED = "source.escalated"
 
 
 EVENT_TYPES = tuple(str(kind) for kind in EventType)

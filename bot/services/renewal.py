@@ -30,6 +30,7 @@ from bot.services.sources import (
     mark_connected,
     record_event,
 )
+from bot.services.workflow import recovered
 from bot.services.workspace_settings import resolve
 from bot.store.models import Source, Workspace
 
@@ -156,6 +157,7 @@ class RenewalService:
             await record_event(
                 session, self.ctx, EventType.RENEWED, fresh, actor, now, expires_at=_iso(tokens)
             )
+            await recovered(session, self.ctx, fresh, actor, now)
         log.info("source %s renewed until %s", source_id, tokens.expires_at)
         return RenewalResult(Renewed.RENEWED)
 

@@ -36,6 +36,8 @@ class Action(StrEnum):
     RECONNECT = "reconnect"
     RETRY_DELIVERIES = "retry_deliveries"
     CHANGE_SETTINGS = "change_settings"
+    CLAIM = "claim"
+    SNOOZE = "snooze"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ RULES: dict[Action, Rule] = {
     Action.RECONNECT: Rule("connect", "reconnect sources"),
     Action.RETRY_DELIVERIES: Rule("connect", "retry failed deliveries"),
     Action.CHANGE_SETTINGS: Rule("settings", "change settings"),
+    # Whoever may reconnect a source may take it on (or over) and snooze it.
+    Action.CLAIM: Rule("connect", "take sources on"),
+    Action.SNOOZE: Rule("connect", "snooze notices"),
 }
 
 

@@ -60,7 +60,7 @@ class SettingsService:
     ) -> dict[str, str]:
         """Check and save; {} when saved, else {field: what is wrong} and nothing changed."""
         await self.roles.require(team_id, user_id, Action.CHANGE_SETTINGS)
-        chosen, errors = validate(values)
+        chosen, errors = validate(values, await self.workspaces.settings_of(team_id))
         if chosen is None:
             return errors
         fields = {ids.NOTIFY_CHANNEL: chosen.notify_channel} | {

@@ -83,6 +83,13 @@ class Workspace(Base):
     connect_group: Mapped[str | None] = mapped_column(String(32))
     settings_role: Mapped[str | None] = mapped_column(String(16))
     settings_group: Mapped[str | None] = mapped_column(String(32))
+    # The team workflow: quiet on blips, claims, snoozes and escalation.
+    renewal_warn_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    claim_remind_hours: Mapped[int | None] = mapped_column(Integer)
+    max_snooze_days: Mapped[int | None] = mapped_column(Integer)
+    escalate_after_hours: Mapped[int | None] = mapped_column(Integer)
+    escalation_target: Mapped[str | None] = mapped_column(String(16))  # "admins" or "group"
+    escalation_group: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 
@@ -199,8 +206,48 @@ class NoticeItem(Base):
     key: Mapped[str] = mapped_column(String(64))
     restored_at: Mapped[datetime | None]
     restored_by: Mapped[str | None] = mapped_column(String(80))
+    # Restored without a person: its renewal works again.
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    escalated_at: Mapped[datetime | None]  # an expiry item's one escalation (once per episode)
 
     notice: Mapped[Notice] = relationship(back_populates="items", lazy="raise")
+
+
+class Claim(Base):
+    """Someone took a source's trouble on ("I'll take it") from one of its open notice items.
+
+    The newest claim of a source on an item still open is the one shown; a take-over is a
+    newer row. ``remind_at`` is cleared once its reminder is handled (sent, or no longer
+    needed because the source works again or someone took over).
+    """
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("notice_items.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+
+
+class Snooze(Base):
+    """ "Remind me": a source's trouble muted until ``until``; ``ended_at`` is set when a newer
+    snooze replaces it or when it ran out and was handled (announced again, or not needed)."""
+
+    __tablename__ = "snoozes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("notice_items.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    choice: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    until: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
 
 
 class DigestRun(Base):
@@ -352,3 +399,5 @@ Index("ix_events_created_at", Event.created_at)
 Index("ix_outbox_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
 Index("ix_outbox_order", OutboxMessage.order_key, OutboxMessage.id)
 Index("ix_outbox_workspace_status", OutboxMessage.workspace_id, OutboxMessage.status)
+Index("ix_claims_remind_at", Claim.remind_at)
+Index("ix_snoozes_until", Snooze.until)

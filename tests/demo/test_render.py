@@ -1,232 +1,29 @@
-"""The sandbox's Block Kit renderer, on the output of every builder in bot/blocks/.
-
-``SAMPLES`` holds sample calls per public builder; ``test_every_builder_has_a_sample`` fails
-when a builder is added to bot/blocks/ without one, so no block type the bot sends can be
-left unrendered in the sandbox.
+"""The sandbox's Block Kit renderer, on the output of every builder in bot/blocks/: the
+sample calls of tests/block_samples.py, which has one for each public builder (a builder
+without one fails tests/blocks/test_samples.py), so no block type the bot sends can be left
+unrendered in the sandbox.
 """
 
 from __future__ import annotations
 
 import html
-import importlib
-import inspect
-import pkgutil
 import re
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from block_samples import BLOCK_TYPES, NOW, SAMPLES, Sample, src
 
-import bot.blocks
 from bot.blocks import (
     Message,
-    base,
-    connect,
-    digest,
-    home,
-    notice,
     replies,
-    settings,
-    sources,
-    webhooks,
 )
-from bot.config import Settings
 from bot.demo.render import UNSUPPORTED, Names, mrkdwn, render_blocks
 from bot.domain import (
-    GROUP,
-    DeliveryProblem,
-    Identity,
-    LastError,
-    SourceInfo,
     Status,
-    UserGroup,
-    WebhookEndpointInfo,
-    WorkspaceSettings,
 )
-from bot.networks import load_catalogue
 
-NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 NAMES = Names(users={"U1": "Alex Kim", "U2": "Sam Rivera"}, channels={"C1": "social-team"})
-NETWORKS = list(
-    load_catalogue(Settings.from_env({"LINKEDIN_CLIENT_ID": "i", "LINKEDIN_CLIENT_SECRET": "s"}))
-)
 HOSTILE = "<!channel> Acme & <@U999|boss> <https://evil.test|click> <script>x</script>"
-
-
-def src(
-    status: Status = Status.ACTIVE, name: str = "Acme Corp", kind: str = "account", **extra: Any
-) -> SourceInfo:
-    expires = {
-        Status.ACTIVE: NOW + timedelta(days=50),
-        Status.EXPIRING: NOW + timedelta(days=3),
-        Status.EXPIRED: NOW - timedelta(days=1),
-        Status.REVOKED: NOW + timedelta(days=20),
-    }[status]
-    error = LastError("revoked", "LinkedIn says access was removed", NOW)
-    values: dict[str, Any] = {
-        "id": abs(hash(name)) % 10_000,
-        "workspace_id": "T1",
-        "network": "linkedin",
-        "network_title": "LinkedIn",
-        "account_id": f"acct-{name}",
-        "name": name,
-        "status": status,
-        "expires_at": expires,
-        "last_error": error if status is Status.REVOKED else None,
-        "kind": kind,
-    }
-    values.update(extra)
-    return SourceInfo(**values)
-
-
-EVERY_STATUS = [
-    src(Status.ACTIVE, "Acme Corp", connected_by="U1", connected_as="Sam Rivera"),
-    src(Status.ACTIVE, "Acme Renews", renews_at=NOW + timedelta(days=40)),
-    src(Status.EXPIRING, "Acme Soon"),
-    src(Status.EXPIRED, "Acme Gone"),
-    src(Status.REVOKED, "Acme Revoked", kind="organization"),
-    src(Status.EXPIRED, HOSTILE),
-]
-DIGEST = digest.DigestContent(
-    day=date(2026, 11, 28),
-    expired=[EVERY_STATUS[3], EVERY_STATUS[4]],
-    expiring=[EVERY_STATUS[2]],
-    restored=[src(Status.ACTIVE, "Acme Back", restored_by="U2", restored_at=NOW)],
-    total=6,
-)
-HOME = home.HomeSettings(notify_channel="C1", digest_hour=9, digest_timezone="Europe/Paris")
-NO_CHANNEL = home.HomeSettings(notify_channel=None, digest_hour=9, digest_timezone="UTC")
-PROBLEMS = [
-    DeliveryProblem("Notices", "C1", "the bot is not in the channel", 3),
-    DeliveryProblem("Digests", "U2", "Slack refused the message"),
-    DeliveryProblem("Webhooks", "https://hooks.example.test/in", "it answered 500"),
-]
-WEBHOOK = WebhookEndpointInfo(
-    id=7,
-    workspace_id="T1",
-    url="https://hooks.example.test/in?token=x",
-    event_types=None,
-    created_at=NOW,
-    failing_since=NOW,
-    disabled_at=NOW,
-    disabled_reason="it answered 500 for 3 days",
-)
-ENTRIES = [
-    notice.NoticeEntry(EVERY_STATUS[3]),
-    notice.NoticeEntry(EVERY_STATUS[4], restored_by="U1", restored_at=NOW),
-]
-
-Sample = Callable[[], Any]
-SAMPLES: dict[Callable[..., Any], list[Sample]] = {
-    base.mrkdwn: [lambda: base.mrkdwn("*bold* _it_ ~gone~ `code` <@U1> <#C1> :lock:")],
-    base.plain: [lambda: base.plain(":alarm_clock: Plain text")],
-    base.header: [lambda: base.header(":lock: A header")],
-    base.section: [
-        lambda: base.section("Just text"),
-        lambda: base.section("With a button", base.button("Go", "go_action"), block_id="s1"),
-    ],
-    base.context: [lambda: base.context("one", "*two*", "three <@U2>")],
-    base.divider: [base.divider],
-    base.actions: [
-        lambda: base.actions(
-            base.button("Primary", "a_primary", value="1", style="primary"),
-            base.button("Danger", "a_danger", style="danger"),
-            base.button("Link", "a_link", url="https://example.test/x"),
-            block_id="act",
-        )
-    ],
-    base.button: [lambda: base.button("Alone", "alone", value="v")],
-    connect.connect_link: [
-        lambda: connect.connect_link("https://bot.test/oauth/start/t", "LinkedIn", 10),
-        lambda: connect.connect_link("https://bot.test/oauth/start/t", "LinkedIn", 10, src()),
-    ],
-    connect.as_modal: [
-        lambda: connect.as_modal(connect.connect_link("https://b.test/s", "LinkedIn", 10))
-    ],
-    digest.digest: [
-        lambda: digest.digest(DIGEST, NOW),
-        lambda: digest.digest(digest.DigestContent(date(2026, 11, 28), [], [], [], total=3), NOW),
-    ],
-    home.home_view: [
-        lambda: home.home_view(EVERY_STATUS, NETWORKS, HOME, NOW, PROBLEMS),
-        lambda: home.home_view([], NETWORKS[:1], NO_CHANNEL, NOW),
-        lambda: home.home_view(EVERY_STATUS[:1], [], HOME, NOW),
-    ],
-    settings.settings_modal: [
-        lambda: settings.settings_modal(WorkspaceSettings(notify_channel=None), [], []),
-        lambda: settings.settings_modal(
-            WorkspaceSettings(
-                notify_channel="C1",
-                network_channels={"linkedin": "C1"},
-                digest_hour=8,
-                digest_timezone="Europe/Paris",
-                connect_role=GROUP,
-                connect_group="S1",
-            ),
-            [("linkedin", "LinkedIn"), ("x", "X")],
-            [UserGroup("S1", "social", "Social team"), UserGroup("S2", "ops", "Ops")],
-        ),
-    ],
-    home.problem_blocks: [lambda: home.problem_blocks(PROBLEMS * 3)],
-    webhooks.webhook_disabled_message: [lambda: webhooks.webhook_disabled_message(WEBHOOK)],
-    webhooks.disabled_webhooks_blocks: [lambda: webhooks.disabled_webhooks_blocks([WEBHOOK])],
-    notice.expiry_notice: [
-        lambda: notice.expiry_notice(ENTRIES, NOW),
-        lambda: notice.expiry_notice(ENTRIES[1:], NOW),
-    ],
-    notice.warning_notice: [
-        lambda: notice.warning_notice([notice.NoticeEntry(EVERY_STATUS[2])], NOW)
-    ],
-    notice.reconnected_reply: [lambda: notice.reconnected_reply(EVERY_STATUS[0], "U1")],
-    notice.wrong_account_reply: [
-        lambda: notice.wrong_account_reply(EVERY_STATUS[0], Identity("x", "Jordan Lee"), "U1"),
-        lambda: notice.wrong_account_reply(
-            EVERY_STATUS[4], Identity("x", "Jordan Lee"), "U1", ("Acme Labs", "Acme Careers")
-        ),
-    ],
-    notice.connected_dm: [
-        lambda: notice.connected_dm(EVERY_STATUS[0], created=True),
-        lambda: notice.connected_dm(EVERY_STATUS[1], created=False),
-    ],
-    replies.sources_list: [
-        lambda: replies.sources_list(EVERY_STATUS, NOW),
-        lambda: replies.sources_list([], NOW, "expired"),
-    ],
-    replies.help_message: [lambda: replies.help_message(NETWORKS, "I didn't get that.")],
-    replies.short: [lambda: replies.short("A short answer with `code`.")],
-    sources.reconnect_button: [lambda: sources.reconnect_button(EVERY_STATUS[3])],
-    sources.action_blocks: [
-        lambda: sources.action_blocks(EVERY_STATUS[2], NOW),
-        lambda: sources.action_blocks(EVERY_STATUS[4], NOW),
-    ],
-    sources.source_list_blocks: [
-        lambda: sources.source_list_blocks(EVERY_STATUS * 20, NOW, 12, "See /sources.")
-    ],
-}
-
-BLOCK_TYPES = {"section", "header", "context", "actions", "divider", "image", "input", "rich_text"}
-
-
-def public_builders() -> list[Callable[..., Any]]:
-    """Every public function of bot/blocks/ that returns Block Kit (a message, view, block,
-    element or text object), as opposed to strings and helpers."""
-    found = []
-    for info in pkgutil.iter_modules(bot.blocks.__path__):
-        module = importlib.import_module(f"bot.blocks.{info.name}")
-        for name, function in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("_") or function.__module__ != module.__name__:
-                continue
-            returns = str(inspect.signature(function).return_annotation)
-            if re.search(r"\bMessage\b|\bBlock\b|^dict\[str, (Any|object)\]$", returns):
-                found.append(function)
-    return found
-
-
-def test_every_builder_has_a_sample() -> None:
-    missing = [f"{f.__module__}.{f.__name__}" for f in public_builders() if f not in SAMPLES]
-    assert not missing, f"add sample calls to SAMPLES in {__file__} for: {missing}"
-    assert len(public_builders()) >= 20  # the discovery itself finds the builders
 
 
 def as_blocks(output: Any) -> list[dict[str, Any]]:

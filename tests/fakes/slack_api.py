@@ -672,6 +672,15 @@ class FakeSlack(LocalServer):
             return _error("user_not_found")
         return {"ok": True, "user": found[1]}
 
+    def _users_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """Every person of the token's workspaces, ``limit`` at a time with a cursor."""
+        members = [user for team in self._teams_of(token) for user in team.users.values()]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = members[start : start + limit]
+        following = str(start + limit) if start + limit < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": following}}
+
     def _usergroups_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         groups = [
             {k: v for k, v in group.items() if k != "users"}
@@ -857,6 +866,7 @@ _TEAM_METHODS = {
     "auth.test": FakeSlack._auth_test,
     "auth.revoke": FakeSlack._auth_revoke,
     "users.info": FakeSlack._users_info,
+    "users.list": FakeSlack._users_list,
     "usergroups.list": FakeSlack._usergroups_list,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "conversations.info": FakeSlack._conversations_info,
