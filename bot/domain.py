@@ -54,10 +54,29 @@ class SourceInfo:
     connected_as: str | None = None
     kind: str = "account"
     renews_at: datetime | None = None  # when the bot renews it by itself; None if it cannot
+    # When its refresh token dies (where the network says): renewal stops there.
+    refresh_expires_at: datetime | None = None
 
     @property
     def label(self) -> str:
         return f"{self.network_title} · {self.name}"
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When it stops (or stopped) working unless a person acts; None if nothing says.
+
+        A source that renews by itself has none, unless its renewal is failing (its token's
+        expiry) or its refresh token dies (that moment).
+        """
+        moments: list[datetime | None] = []
+        if self.status.needs_reconnect:
+            moments = [self.expires_at, self.last_error.at if self.last_error else None]
+        elif self.renews_at is None or self.last_error is not None:
+            moments = [self.expires_at]
+        if self.renews_at is not None:
+            moments.append(self.refresh_expires_at)
+        known = [moment for moment in moments if moment is not None]
+        return min(known) if known else None
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,7 @@ class TokenSet:
     refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     scopes: str | None
+    refresh_expires_at: datetime | None = None  # when the refresh token dies, if said
 
 
 @dataclass(frozen=True)

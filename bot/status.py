@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -22,14 +23,25 @@ def effective_status(
     now: datetime,
     warning_days: Sequence[int],
     renewable: bool = False,
+    renewal_ends_at: datetime | None = None,
 ) -> Status:
     """The status to show: the stored verdict, or what the clock says about an unscanned source.
 
     A source that renews by itself is only as bad as the scan found it (expiring while its
-    renewal keeps failing); one that cannot is judged by its expiry.
+    renewal keeps failing), or expiring when its renewal ends (``renewal_ends_at``: its refresh
+    token dies) within the warning window; one that cannot is judged by its expiry.
     """
     status = Status(stored)
-    if status.needs_reconnect or renewable:
+    if status.needs_reconnect:
+        return status
+    if renewable:
+        if (
+            status is Status.ACTIVE
+            and renewal_ends_at is not None
+            and warning_days
+            and renewal_ends_at - now <= warning_window(warning_days)
+        ):
+            return Status.EXPIRING
         return status
     if expires_at is None:
         return Status.ACTIVE
@@ -55,13 +67,30 @@ def expired_reason(network_title: str, expires_at: datetime) -> str:
 
 def expires_in(expires_at: datetime, now: datetime) -> str:
     """'expires in 3 days', 'expires in 1 day', 'expires in 5 hours': whole units, rounded down."""
-    left = expires_at - now
-    if left <= timedelta(0):
+    if expires_at <= now:
         return f"expired on {short_date(expires_at)}"
+    return f"expires {time_left(expires_at, now)}"
+
+
+def time_left(moment: datetime, now: datetime) -> str:
+    """'in 3 days', 'in 1 day', 'in 5 hours', 'within the hour' (whole units, rounded down)."""
+    left = moment - now
     if left < timedelta(hours=1):
-        return "expires within the hour"
+        return "within the hour"
     if left < timedelta(days=1):
         hours = int(left.total_seconds() // 3600)
-        return f"expires in {hours} hour{'s' if hours != 1 else ''}"
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
     days = left.days
-    return f"expires in {days} day{'s' if days != 1 else ''}"
+    return f"in {days} day{'s' if days != 1 else ''}"
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key for names as people read them: "Page 2" before "Page 10", case ignored."""
+    return tuple(
+        (0, int(part)) if part.isdecimal() else (1, part)
+        for part in _DIGITS.split(text.casefold())
+        if part
+    )

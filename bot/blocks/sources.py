@@ -17,7 +17,7 @@ from bot.blocks.base import (
     section,
 )
 from bot.domain import SourceInfo, Status
-from bot.status import expired_reason, expires_in, short_date
+from bot.status import expired_reason, expires_in, long_date, short_date, time_left
 
 RECONNECT = "Reconnect"
 
@@ -41,7 +41,7 @@ def detail(source: SourceInfo, now: datetime) -> str:
     if source.status is Status.EXPIRING and source.renews_at is not None and source.last_error:
         parts.append(f"renewal failing: {escape(source.last_error.reason)}")
     elif source.renews_at is not None:
-        parts.append(f"renews by itself around {short_date(max(source.renews_at, now))}")
+        parts.append(renewal(source, now))
     elif source.expires_at is not None:
         if source.status is Status.EXPIRING:
             parts.append(expires_in(source.expires_at, now))
@@ -57,6 +57,20 @@ def detail(source: SourceInfo, now: datetime) -> str:
     if who:
         parts.append("connected " + " ".join(who))
     return ", ".join(parts)
+
+
+def renewal(source: SourceInfo, now: datetime) -> str:
+    """When a source that renews by itself renews next, and when its renewal ends (its
+    refresh token dies: only a person can go past that)."""
+    assert source.renews_at is not None
+    ends = source.refresh_expires_at
+    if ends is not None and source.status is Status.EXPIRING:
+        return (
+            f"stops renewing {time_left(ends, now)} (its refresh token expires on "
+            f"{short_date(ends)}): reconnect before then"
+        )
+    text = f"renews by itself around {short_date(max(source.renews_at, now))}"
+    return f"{text}; its renewal ends {long_date(ends)}" if ends is not None else text
 
 
 def source_line(source: SourceInfo, now: datetime) -> str:

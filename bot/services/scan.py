@@ -168,7 +168,7 @@ class ScanService:
         now = self.ctx.clock.now()
         network = self.ctx.catalogue.get(source.network)
         label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
-        renews = renews_by_itself(source, network)
+        renews = renews_by_itself(source, network, now)
         if renews and network is not None and is_due(source, network.renew_before, now):
             result = await self.renewal.renew(source.id)
             if result.outcome is Renewed.RENEWED:

@@ -49,6 +49,8 @@ class SourceFields(Protocol):
     def kind(self) -> str: ...
     @property
     def renewable(self) -> bool: ...
+    @property
+    def refresh_expires_at(self) -> datetime | None: ...
 
 
 # The columns a listing needs: rows of these cost a fraction of whole ORM objects, which
@@ -68,6 +70,7 @@ LISTED = (
     Source.connected_as,
     Source.kind,
     Source.renewable,
+    Source.refresh_expires_at,
 )
 
 
@@ -141,10 +144,11 @@ def source_info(
     """A source as people and the API see it, with its status as of ``now``; it counts as
     expiring within the largest of its workspace's ``warning_days``."""
     network = ctx.catalogue.get(source.network)
-    renews = renews_by_itself(source, network)
+    renews = renews_by_itself(source, network, now)
     renews_at = None
     if renews and source.expires_at is not None and network is not None:
         renews_at = source.expires_at - network.renew_before
+    ends = source.refresh_expires_at if renews else None
     return SourceInfo(
         id=source.id,
         workspace_id=source.workspace_id,
@@ -152,7 +156,9 @@ def source_info(
         network_title=ctx.catalogue.title(source.network),
         account_id=source.account_id,
         name=source.name,
-        status=effective_status(source.status, source.expires_at, now, warning_days, renews),
+        status=effective_status(
+            source.status, source.expires_at, now, warning_days, renews, renewal_ends_at=ends
+        ),
         expires_at=source.expires_at,
         last_error=LastError.from_json(source.last_error),
         restored_at=source.restored_at,
@@ -161,6 +167,7 @@ def source_info(
         connected_as=source.connected_as,
         kind=source.kind,
         renews_at=renews_at,
+        refresh_expires_at=source.refresh_expires_at,
     )
 
 
@@ -179,6 +186,7 @@ def source_json(info: SourceInfo) -> dict[str, Any]:
         "connected_by": info.connected_by,
         "renews_by_itself": info.renews_at is not None,
         "next_renewal_at": _iso(info.renews_at),
+        "refresh_token_expires_at": _iso(info.refresh_expires_at),
     }
 
 
@@ -210,8 +218,11 @@ async def record_event(
     )
 
 
-def renews_by_itself(source: SourceFields, network: Network | None) -> bool:
-    """Its tokens can be renewed, and the operator configured the app that renews them."""
+def renews_by_itself(source: SourceFields, network: Network | None, now: datetime) -> bool:
+    """Its tokens can be renewed at ``now``: the operator configured the app that renews
+    them, and the refresh token has not died (where the network says when it does)."""
+    if source.refresh_expires_at is not None and source.refresh_expires_at <= now:
+        return False
     return source.renewable and network is not None and network.configured
 
 
@@ -230,6 +241,7 @@ def credential_row(ctx: Context, source_id: int, tokens: TokenSet, now: datetime
         "refresh_token": ctx.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
         "scopes": tokens.scopes,
         "expires_at": tokens.expires_at,
+        "refresh_expires_at": tokens.refresh_expires_at,
         "created_at": now,
     }
 
@@ -256,6 +268,7 @@ def mark_connected(
         source.restored_by = user_id
     source.status = Status.ACTIVE
     source.expires_at = tokens.expires_at
+    source.refresh_expires_at = tokens.refresh_expires_at if tokens.refresh_token else None
     source.renewable = bool(
         network is not None
         and tokens.expires_at is not None
@@ -334,4 +347,5 @@ def decrypt(ctx: Context, credential: Credential) -> TokenSet:
         else None,
         expires_at=credential.expires_at,
         scopes=credential.scopes,
+        refresh_expires_at=credential.refresh_expires_at,
     )

@@ -137,9 +137,9 @@ class TokenService:
         while True:
             async with self.ctx.read() as session:
                 source = await session.get(Source, info.id)
-            if source is None or network is None or not renews_by_itself(source, network):
-                return None
             now = self.ctx.clock.now()
+            if source is None or network is None or not renews_by_itself(source, network, now):
+                return None
             if not is_due(source, network.renew_before, now, force):
                 return None
             result = await self.renewal.renew(info.id, actor=actor, force=force)
