@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -77,6 +78,18 @@ class SourceInfo:
             moments.append(self.refresh_expires_at)
         known = [moment for moment in moments if moment is not None]
         return min(known) if known else None
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """One event of a source's history as people see it; ``type`` may be one this version
+    does not know (it is shown generically). The payload never holds a secret."""
+
+    id: str
+    type: str
+    actor: str
+    payload: Mapping[str, Any]
+    at: datetime
 
 
 @dataclass(frozen=True)

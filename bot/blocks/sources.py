@@ -10,6 +10,7 @@ from bot.blocks import Block
 from bot.blocks.base import (
     SECTION_TEXT_LIMIT,
     STATUS_ICONS,
+    actions,
     button,
     context,
     escape,
@@ -20,10 +21,15 @@ from bot.domain import SourceInfo, Status
 from bot.status import expired_reason, expires_in, long_date, short_date, time_left
 
 RECONNECT = "Reconnect"
+HISTORY = "History"
 
 
 def reconnect_button(source: SourceInfo) -> dict[str, object]:
     return button(RECONNECT, ids.RECONNECT_SOURCE, value=str(source.id), style="primary")
+
+
+def history_button(source: SourceInfo) -> dict[str, object]:
+    return button(HISTORY, ids.SOURCE_HISTORY, value=str(source.id))
 
 
 def problem(source: SourceInfo) -> str:
@@ -80,19 +86,24 @@ def source_line(source: SourceInfo, now: datetime) -> str:
     return f"{line} — {extra}" if extra else line
 
 
-def action_blocks(source: SourceInfo, now: datetime) -> list[Block]:
-    """A source that needs a person: its problem, a Reconnect button, and what it is."""
+def action_blocks(source: SourceInfo, now: datetime, history: bool = False) -> list[Block]:
+    """A source that needs a person: its problem, a Reconnect button, and what it is; with
+    ``history`` (the App Home), a History button below."""
     icon = STATUS_ICONS[source.status]
     if source.status.needs_reconnect:
+        if history:
+            text = f"{icon} *{escape(problem(source))}*\n{escape(source.label)}"
+            return [section(text, reconnect_button(source)), actions(history_button(source))]
         return [
             section(f"{icon} *{escape(problem(source))}*", reconnect_button(source)),
             context(escape(source.label)),
         ]
-    return [
+    blocks = [
         section(
             f"{icon} *{escape(source.label)}* — {detail(source, now)}", reconnect_button(source)
         )
     ]
+    return [*blocks, actions(history_button(source))] if history else blocks
 
 
 def needs_attention(source: SourceInfo) -> bool:
@@ -106,12 +117,17 @@ def sort_for_display(sources: Sequence[SourceInfo]) -> list[SourceInfo]:
 
 
 def source_list_blocks(
-    sources: Sequence[SourceInfo], now: datetime, max_blocks: int, more_hint: str
+    sources: Sequence[SourceInfo],
+    now: datetime,
+    max_blocks: int,
+    more_hint: str,
+    history: bool = False,
 ) -> list[Block]:
     """Blocks for ``sources`` using at most ``max_blocks``.
 
     Sources that need a person get their own blocks with a Reconnect button; healthy ones
-    share sections, one line each. What does not fit is counted in a closing context line.
+    share sections, one line each, or with ``history`` (the App Home) have a section each
+    with a History button. What does not fit is counted in a closing context line.
     """
     blocks: list[Block] = []
     lines: list[str] = []
@@ -124,8 +140,12 @@ def source_list_blocks(
 
     for index, source in enumerate(ordered):
         reserve = 1 if index < len(ordered) - 1 else 0  # room for the "and N more" line
-        if needs_attention(source):
-            candidate = action_blocks(source, now)
+        if needs_attention(source) or history:
+            candidate = (
+                action_blocks(source, now, history)
+                if needs_attention(source)
+                else [section(source_line(source, now), history_button(source))]
+            )
             if len(blocks) + (1 if lines else 0) + len(candidate) + reserve > max_blocks:
                 flush()
                 return _with_more(blocks, len(ordered) - index, more_hint)

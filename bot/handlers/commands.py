@@ -14,6 +14,7 @@ from bot.blocks.base import escape
 from bot.blocks.connect import connect_link
 from bot.blocks.replies import help_message, short, sources_list
 from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
+from bot.handlers.history import history_command
 from bot.handlers.limit import WorkLimit
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
@@ -23,8 +24,8 @@ from bot.slack_api import SlackGateway
 
 @dataclass(frozen=True)
 class Parsed:
-    """``kind`` is list, expired, network, connect, settings, help or unknown; ``arg`` its
-    argument."""
+    """``kind`` is list, expired, network, connect, settings, history, help or unknown;
+    ``arg`` its argument (for history, as typed)."""
 
     kind: str
     arg: str = ""
@@ -43,6 +44,9 @@ def parse(text: str, networks: list[str]) -> Parsed:
         return Parsed("settings")
     if first == "connect" and len(rest) <= 1:
         return Parsed("connect", rest[0] if rest else "")
+    if first == "history":
+        typed = text.strip().split(maxsplit=1)
+        return Parsed("history", typed[1].strip() if len(typed) > 1 else "")
     if first in networks and not rest:
         return Parsed("network", first)
     return Parsed("unknown", text.strip())
@@ -64,6 +68,14 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
             else:
                 await slack.open_modal(command["trigger_id"], view)
                 return
+        elif parsed.kind == "history":  # a modal too, when the text names one source
+            slack = SlackGateway(client)
+            shown = await history_command(
+                services, slack, team_id, user_id, parsed.arg, command["trigger_id"]
+            )
+            if shown is None:
+                return
+            message = shown
         else:
             message = await answer(parsed, team_id, user_id)
         await respond(response_type="ephemeral", text=message.text, blocks=message.blocks)

@@ -11,6 +11,7 @@ from bot.services.api_keys import ApiKeyService
 from bot.services.connect import ConnectService
 from bot.services.context import Context
 from bot.services.digest import DigestService
+from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.installs import InstallService
 from bot.services.links import LinkService
@@ -37,6 +38,7 @@ class Services:
     scan: ScanService
     digest: DigestService
     home: HomeService
+    history: HistoryService
     tokens: TokenService
     roles: RoleService
     settings: SettingsService
@@ -74,6 +76,7 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         scan=ScanService(ctx, workspaces, notices, renewal),
         digest=DigestService(ctx, sources, workspaces),
         home=HomeService(ctx, sources, workspaces),
+        history=HistoryService(ctx, sources),
         tokens=TokenService(ctx, sources, renewal, links, notices, workspaces),
         roles=roles,
         settings=SettingsService(ctx, workspaces, roles),
