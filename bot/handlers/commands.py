@@ -29,6 +29,11 @@ class Parsed:
 
     kind: str
     arg: str = ""
+    pages: bool = False  # `/sources connect <network> pages`: offer the pages it manages
+
+
+# Words after `/sources connect <network>` asking for the pages (organizations, channels) too.
+PAGE_WORDS = frozenset({"pages", "organizations", "organisations", "orgs", "channels"})
 
 
 def parse(text: str, networks: list[str]) -> Parsed:
@@ -44,6 +49,8 @@ def parse(text: str, networks: list[str]) -> Parsed:
         return Parsed("settings")
     if first == "connect" and len(rest) <= 1:
         return Parsed("connect", rest[0] if rest else "")
+    if first == "connect" and len(rest) == 2 and rest[1] in PAGE_WORDS:
+        return Parsed("connect", rest[0], pages=True)
     if first == "history":
         typed = text.strip().split(maxsplit=1)
         return Parsed("history", typed[1].strip() if len(typed) > 1 else "")
@@ -99,7 +106,9 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 return short(CONNECT_WHICH.format(example=services.ctx.catalogue.names()[0]))
             try:
                 await services.roles.require(team_id, user_id, Action.CONNECT)
-                link = await services.links.start(team_id, user_id, parsed.arg)
+                link = await services.links.start(
+                    team_id, user_id, parsed.arg, with_pages=parsed.pages
+                )
             except (ConnectRefused, NotAllowed) as refused:
                 return short(str(refused))
             return connect_link(link.url, link.network.title, link.minutes)

@@ -23,6 +23,7 @@ from bot.services.internal import (
     record_internal,
 )
 from bot.services.notices import NoChannel, NoticeService
+from bot.services.page_offers import forget_offers
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
@@ -120,8 +121,8 @@ class ScanService:
     async def _forget_old(self) -> None:
         """Connect attempts are useless once expired (a day of them is kept for support
         questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month;
-        Slack install states once expired; uninstalled workspaces after
-        UNINSTALL_RETENTION_DAYS."""
+        Slack install states and offers of pages to add once expired; uninstalled workspaces
+        after UNINSTALL_RETENTION_DAYS."""
         now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
             await session.execute(
@@ -129,6 +130,7 @@ class ScanService:
             )
             await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
             await forget_sent(session, now - SENT_RETENTION)
+            await forget_offers(session, now)
             naive_now = now.replace(tzinfo=None)  # slack-sdk stores naive UTC
             await session.execute(
                 delete(slack_oauth_states).where(slack_oauth_states.c.expire_at < naive_now)

@@ -191,7 +191,6 @@ class PageOffer(Base):
     tokens: Mapped[str] = mapped_column(Text)  # the login's and the pages' tokens, as JSON
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    consumed_at: Mapped[datetime | None]
 
 
 class Notice(Base):
