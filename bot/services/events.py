@@ -30,15 +30,19 @@ class EventType(StrEnum):
     RESTORED = "source.restored"
     WRONG_ACCOUNT = "source.wrong_account"
     REMOVED = "source.removed"
+
+
+class HistoryEvent(StrEnum):
+    """Events kept for a source's history only: neither delivered to webhooks nor in the
+    API's feed. A token read is recorded at most once an hour per source and key, and is no
+    change in the source's life that a receiver must act on."""
+
     TOKEN_READ = "source.token_read"  # noqa: S105 - an event name, not a secret
 
 
-# Kept for the source's history only: neither delivered to webhooks nor in the API's feed.
-# A token read is recorded at most once an hour per source and key, and is no change in the
-# source's life that a receiver must act on.
-HISTORY_ONLY = frozenset({str(EventType.TOKEN_READ)})
+HISTORY_ONLY = frozenset(str(kind) for kind in HistoryEvent)
 # What webhooks can subscribe to and the feed shows.
-EVENT_TYPES = tuple(str(kind) for kind in EventType if str(kind) not in HISTORY_ONLY)
+EVENT_TYPES = tuple(str(kind) for kind in EventType)
 SCAN = "scan"  # the actor of what the bot does by itself
 CLI = "cli"  # the actor of what an operator does on the command line
 
@@ -119,7 +123,7 @@ class EventLog:
         self,
         session: AsyncSession,
         *,
-        type: EventType,
+        type: EventType | HistoryEvent,
         workspace_id: str,
         source_id: int | None,
         source_json: dict[str, Any] | None,
@@ -204,7 +208,11 @@ class EventLog:
 
     @staticmethod
     async def has_since(
-        session: AsyncSession, source_id: int, type: EventType, actor: str, since: datetime
+        session: AsyncSession,
+        source_id: int,
+        type: EventType | HistoryEvent,
+        actor: str,
+        since: datetime,
     ) -> bool:
         """Whether ``actor`` has a ``type`` event on the source created after ``since``."""
         found = await session.scalar(

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from bot.domain import SourceInfo
 from bot.services.attempts import ConnectRefused
 from bot.services.context import Context
-from bot.services.events import EventType
+from bot.services.events import HistoryEvent
 from bot.services.links import ConnectLink, LinkService
 from bot.services.notices import NoticeService
 from bot.services.renewal import RenewalResult, RenewalService, Renewed, is_due
@@ -193,10 +193,12 @@ class TokenService:
             )
             events = self.ctx.events
             since = now - READ_EVENT_INTERVAL
-            if not await events.has_since(session, source.id, EventType.TOKEN_READ, actor, since):
+            if not await events.has_since(
+                session, source.id, HistoryEvent.TOKEN_READ, actor, since
+            ):
                 await events.append(
                     session,
-                    type=EventType.TOKEN_READ,
+                    type=HistoryEvent.TOKEN_READ,
                     workspace_id=source.workspace_id,
                     source_id=source.id,
                     source_json=None,  # never delivered: history only
