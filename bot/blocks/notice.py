@@ -150,7 +150,7 @@ def also_reconnected(sources: Sequence[SourceInfo]) -> Message:
 def reaches_none_reply(
     network_title: str, connected: Identity, user_id: str, reaches: Sequence[str] = ()
 ) -> Message:
-    """ "Reconnect all" with a login that manages none of the sources that need it."""
+    """Reconnect all, with a login that manages none of the sources that need it."""
     within = ", ".join(f"*{escape(name)}*" for name in reaches[:20]) or "none"
     text = (
         f"{mention(user_id)} signed in to {network_title} as *{escape(connected.name)}*, a "

@@ -9,6 +9,7 @@ down therefore delays a confirmation; it never loses one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -143,13 +144,15 @@ class ConnectService:
         kind = network.page_kind if network.page_kind == "channel" else "account"
         handout = Handout(login)
         async with self.ctx.db.begin() as session:
+            targets = await needing_a_person(session, self.ctx, attempt.workspace_id, login, now)
             source, created = await upsert_source(
                 session, attempt.workspace_id, network.name, identity, now, kind
             )
             tokens = handout.tokens_for(kind, identity.account_id)
             info = await self._save(session, attempt, source, network, identity, tokens, now)
             await self._confirm(session, attempt, info, created, now)
-            also = await self._restore_reached(session, attempt, handout, now, {source.id})
+            others = [target for target in targets if target.id != source.id]
+            also = await self._restore(session, attempt, handout, others, now)
             offered = await self.offers.offer(session, attempt, login, now)
         log.info(
             "source %s %s by %s", source.id, "connected" if created else "reconnected", who(attempt)
@@ -170,22 +173,25 @@ class ConnectService:
         now = self.ctx.clock.now()
         handout = Handout(login)
         async with self.ctx.db.begin() as session:
+            targets = await needing_a_person(session, self.ctx, attempt.workspace_id, login, now)
             source = await session.get(Source, expected.id, with_for_update=True)
             if source is None:
                 return Result(Outcome.BAD_LINK, network.title)
             tokens = handout.tokens_for(source.kind, source.account_id)
             info = await self._save(session, attempt, source, network, login.identity, tokens, now)
             await self._confirm(session, attempt, info, False, now)
-            also = await self._restore_reached(session, attempt, handout, now, {source.id})
+            others = [target for target in targets if target.id != source.id]
+            also = await self._restore(session, attempt, handout, others, now)
         log.info("source %s reconnected by %s", source.id, who(attempt))
         return Result(Outcome.RECONNECTED, info.network_title, info, login.identity, also=also)
 
     async def _restore_all(self, attempt: ConnectAttempt, login: Login) -> Result:
-        """ "Reconnect all": every source of the network that needs a person and that the
+        """Reconnect all: every source of the network that needs a person and that the
         login reaches; when it reaches none, nothing changes and the thread says so."""
         now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
-            restored = await self._restore_reached(session, attempt, Handout(login), now, set())
+            targets = await needing_a_person(session, self.ctx, attempt.workspace_id, login, now)
+            restored = await self._restore(session, attempt, Handout(login), targets, now)
         network = login.network
         if not restored:
             return await self._reaches_none(attempt, login)
@@ -194,20 +200,17 @@ class ConnectService:
             Outcome.RECONNECTED, network.title, restored[0], login.identity, also=restored[1:]
         )
 
-    async def _restore_reached(
+    async def _restore(
         self,
         session: AsyncSession,
         attempt: ConnectAttempt,
         handout: Handout,
+        targets: Sequence[Source],
         now: datetime,
-        skip: set[int],
     ) -> tuple[SourceInfo, ...]:
-        """In ``session``'s transaction: restore the sources the login reaches that need a
-        person, each confirmed in its notice's thread; those with no notice in one DM."""
+        """In ``session``'s transaction: restore ``targets`` with the login's tokens, each
+        confirmed in its notice's thread; those no notice listed in one DM."""
         login = handout.login
-        targets = await needing_a_person(
-            session, self.ctx, attempt.workspace_id, login, now, frozenset(skip)
-        )
         restored, unannounced = [], []
         for source in targets:
             tokens = handout.tokens_for(source.kind, source.account_id)
@@ -268,7 +271,7 @@ class ConnectService:
         )
 
     async def _reaches_none(self, attempt: ConnectAttempt, login: Login) -> Result:
-        """ "Reconnect all" with a login that reaches none of what needs a person."""
+        """Reconnect all, with a login that reaches none of what needs a person."""
         log.info("connect attempt %s: the login reaches no source that needs it", attempt.id)
         now = self.ctx.clock.now()
         title = login.network.title

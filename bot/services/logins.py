@@ -108,14 +108,23 @@ async def needing_a_person(
     workspace_id: str,
     login: Login,
     now: datetime,
-    skip: frozenset[int] = frozenset(),
 ) -> list[Source]:
     """The workspace's sources on the login's network that it reaches and that need a person
-    (expired, revoked, or expiring without renewing), locked for the transaction, by id."""
+    (expired, revoked, or expiring without renewing).
+
+    Every source the login reaches is locked for the transaction, in id order: call this
+    before touching any of them, and two sign-ins that reach the same sources wait for each
+    other rather than deadlock.
+    """
+    reached = {login.identity.account_id, *(page.account_id for page in login.pages)}
     rows = (
         await session.scalars(
             select(Source)
-            .where(Source.workspace_id == workspace_id, Source.network == login.network.name)
+            .where(
+                Source.workspace_id == workspace_id,
+                Source.network == login.network.name,
+                Source.account_id.in_(sorted(reached)),
+            )
             .order_by(Source.id)
             .with_for_update()
         )
@@ -124,8 +133,7 @@ async def needing_a_person(
     return [
         source
         for source in rows
-        if source.id not in skip
-        and login.reaches(source.kind, source.account_id)
+        if login.reaches(source.kind, source.account_id)
         and source_info(ctx, source, now, days).status is not Status.ACTIVE
     ]
 
