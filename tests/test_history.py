@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from api_support import add_sources, append_event, new_key
+from api_support import OTHER_TEAM, add_sources, append_event, new_key
 from conftest import TEAM, Harness, blocks_text
 from fakes import slack_requests
 from openapi_check import checked_api
@@ -251,3 +251,19 @@ async def test_history_of_a_source_removed_meanwhile_says_so(harness: Harness) -
     assert response.status_code == 200
     gone = (await harness.slack.wait_for("views.open", 2))[-1]
     assert "no longer exists" in blocks_text(gone.args["view"])
+
+
+async def test_another_workspaces_source_has_no_history_here(harness: Harness) -> None:
+    (theirs,) = await add_sources(
+        harness, {"account_id": "x", "name": "Their Corp"}, team=OTHER_TEAM
+    )
+    await append_event(harness, EventType.EXPIRED, theirs, {"reason": "secret"}, team=OTHER_TEAM)
+    assert "No source matches" in (await harness.command(f"history {theirs}"))["text"]
+    assert "No source matches" in (await harness.command("history Their Corp"))["text"]
+    response = await harness.click(
+        ids.SOURCE_HISTORY, str(theirs), view=slack_requests.home_view(team_id=TEAM)
+    )
+    assert response.status_code == 200
+    (gone,) = await harness.slack.wait_for("views.open")
+    assert "no longer exists" in blocks_text(gone.args["view"])
+    assert "secret" not in blocks_text(gone.args["view"])
