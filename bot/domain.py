@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -54,10 +55,41 @@ class SourceInfo:
     connected_as: str | None = None
     kind: str = "account"
     renews_at: datetime | None = None  # when the bot renews it by itself; None if it cannot
+    # When its refresh token dies (where the network says): renewal stops there.
+    refresh_expires_at: datetime | None = None
 
     @property
     def label(self) -> str:
         return f"{self.network_title} · {self.name}"
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When it stops (or stopped) working unless a person acts; None if nothing says.
+
+        A source that renews by itself has none, unless its renewal is failing (its token's
+        expiry) or its refresh token dies (that moment).
+        """
+        moments: list[datetime | None] = []
+        if self.status.needs_reconnect:
+            moments = [self.expires_at, self.last_error.at if self.last_error else None]
+        elif self.renews_at is None or self.last_error is not None:
+            moments = [self.expires_at]
+        if self.renews_at is not None:
+            moments.append(self.refresh_expires_at)
+        known = [moment for moment in moments if moment is not None]
+        return min(known) if known else None
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """One event of a source's history as people see it; ``type`` may be one this version
+    does not know (it is shown generically). The payload never holds a secret."""
+
+    id: str
+    type: str
+    actor: str
+    payload: Mapping[str, Any]
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -106,6 +138,7 @@ class TokenSet:
     refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
     scopes: str | None
+    refresh_expires_at: datetime | None = None  # when the refresh token dies, if said
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,17 @@ RETRY_DELIVERIES = "retry_deliveries"  # App Home: try failed deliveries again
 OPEN_SETTINGS = "open_settings"  # App Home: the Settings button
 CLAIM_SOURCE = "claim_source"  # a notice's "I'll take it"; value: source id
 SNOOZE_SOURCE = "snooze_source"  # a notice's "Remind me" select; option value: "{id}:{choice}"
+SOURCE_HISTORY = "source_history"  # value: source id; opens the history modal
+HISTORY_OLDER = "history_older"  # in the history modal; value: "{source id}:{event id}"
+HISTORY_NEWER = "history_newer"  # in the history modal; value: "{source id}:{event id}"
+RECONNECT_ALL = "reconnect_all"  # in a notice; value: network name
+CHOOSE_PAGES = "choose_pages"  # DM after a connect; value: page offer id
 
 # Modals (callback ids).
 SETTINGS_VIEW = "settings"  # the settings modal; its submission is checked field by field
+HISTORY_VIEW = "history"  # a source's history; private_metadata: {"source", "tz"}
+PAGES_VIEW = "choose_pages"  # the pages a login manages, to add; private_metadata: offer id
+PAGES_FIELD_PREFIX = "pages:"  # the checkbox groups of PAGES_VIEW, ten pages each
 
 # Events the manifest subscribes to.
 APP_HOME_OPENED = "app_home_opened"

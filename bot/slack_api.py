@@ -151,6 +151,10 @@ class SlackGateway:
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         await _call(self.client.views_open(trigger_id=trigger_id, view=view))
 
+    async def update_modal(self, view_id: str, view: dict[str, Any]) -> None:
+        """Replace an open modal's content (a click inside it: another page, say)."""
+        await _call(self.client.views_update(view_id=view_id, view=view))
+
     async def team(self) -> tuple[str, str | None]:
         """The bot token's workspace: (team id, team name)."""
         response = await _call(self.client.auth_test())

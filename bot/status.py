@@ -9,11 +9,21 @@ Python. Tests check that both agree on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, case, false, literal, or_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    false,
+    literal,
+    or_,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
@@ -38,6 +48,15 @@ class Logic(Protocol):
     def either(self, a: Any, b: Any) -> Any: ...
     def both(self, a: Any, b: Any) -> Any: ...
     def missing(self, value: Any) -> Any: ...
+    def by(self, moment: Any, limit: Any) -> Any:
+        """``moment`` is set and no later than ``limit``."""
+        ...
+
+    def after(self, moment: Any, limit: Any) -> Any:
+        """``moment`` is set and later than ``limit``."""
+        ...
+
+    def same(self, value: Any, text: str) -> Any: ...
     def rank(self, status: Any) -> Any: ...
     def fold(self, name: Any) -> Any: ...
 
@@ -48,22 +67,43 @@ def warning_window(warning_days: Sequence[int]) -> timedelta:
     return timedelta(days=max(warning_days, default=0))
 
 
-def _renews(logic: Logic, renewable: Any, network: Any, configured: Collection[str]) -> Any:
-    """A source renews by itself when its tokens can be renewed and the operator configured
-    the network's app that renews them."""
-    return logic.both(renewable, logic.among(network, configured))
+def _renews(
+    logic: Logic,
+    renewable: Any,
+    network: Any,
+    configured: Collection[str],
+    refresh_expires_at: Any,
+    now: Any,
+) -> Any:
+    """A source renews by itself when its tokens can be renewed, the operator configured the
+    network's app that renews them, and its refresh token has not died (where the network
+    says when it does)."""
+    alive = logic.either(logic.missing(refresh_expires_at), logic.after(refresh_expires_at, now))
+    return logic.both(logic.both(renewable, logic.among(network, configured)), alive)
 
 
-def _status(logic: Logic, stored: Any, expires_at: Any, renews: Any, now: Any, soon: Any) -> Any:
+def _status(
+    logic: Logic,
+    stored: Any,
+    expires_at: Any,
+    renews: Any,
+    renewal_ends_at: Any,
+    now: Any,
+    soon: Any,
+) -> Any:
     """THE status rule: the stored verdict, or what the clock says about an unscanned source
     (``soon``: the end of the warning window, :func:`warning_window` after ``now``).
 
     A source that renews by itself is only as bad as the scan found it (expiring while its
-    renewal keeps failing); one that cannot is judged by its expiry.
+    renewal keeps failing), or expiring when its renewal ends (``renewal_ends_at``: its
+    refresh token dies) within the warning window; one that cannot is judged by its expiry.
     """
+    ending = logic.both(logic.same(stored, str(Status.ACTIVE)), logic.by(renewal_ends_at, soon))
     return logic.first(
         [
-            (lambda: logic.either(logic.among(stored, STANDING), renews), stored),
+            (lambda: logic.among(stored, STANDING), stored),
+            (lambda: logic.both(renews, ending), str(Status.EXPIRING)),
+            (lambda: renews, stored),
             (lambda: logic.missing(expires_at), str(Status.ACTIVE)),
             (lambda: expires_at <= now, str(Status.EXPIRED)),
             (lambda: expires_at <= soon, str(Status.EXPIRING)),
@@ -101,6 +141,15 @@ class _InPython:
     def missing(self, value: Any) -> bool:
         return value is None
 
+    def by(self, moment: Any, limit: Any) -> bool:
+        return moment is not None and limit is not None and moment <= limit
+
+    def after(self, moment: Any, limit: Any) -> bool:
+        return moment is not None and moment > limit
+
+    def same(self, value: Any, text: str) -> bool:
+        return bool(value == text)
+
     def rank(self, status: Any) -> int:
         return DISPLAY_RANK[Status(status)]
 
@@ -118,15 +167,23 @@ def effective_status(
     now: datetime,
     warning_days: Sequence[int],
     renewable: bool = False,
+    renewal_ends_at: datetime | None = None,
 ) -> Status:
-    """The status to show for one source (``renewable``: it renews by itself)."""
+    """The status to show for one source (``renewable``: it renews by itself, until
+    ``renewal_ends_at`` when its refresh token dies)."""
     Status(stored)  # an unknown stored status is a bug, not a status
     soon = now + warning_window(warning_days)
-    return Status(_status(PYTHON, stored, expires_at, renewable, now, soon))
+    return Status(_status(PYTHON, stored, expires_at, renewable, renewal_ends_at, now, soon))
 
 
-def renews_by_itself(renewable: bool, network: str, configured: Collection[str]) -> bool:
-    return bool(_renews(PYTHON, renewable, network, configured))
+def renews_by_itself(
+    renewable: bool,
+    network: str,
+    configured: Collection[str],
+    refresh_expires_at: datetime | None,
+    now: datetime,
+) -> bool:
+    return bool(_renews(PYTHON, renewable, network, configured, refresh_expires_at, now))
 
 
 def display_key(status: Status, network: str, name: str, id: int) -> tuple[Any, ...]:
@@ -174,6 +231,16 @@ class _InSql:
     def missing(self, value: Any) -> ColumnElement[bool]:
         return value.is_(None)  # type: ignore[no-any-return]
 
+    def by(self, moment: Any, limit: Any) -> ColumnElement[bool]:
+        # NULL compares to nothing; said outright so the CASE never sees an unknown.
+        return and_(moment.is_not(None), moment <= limit)
+
+    def after(self, moment: Any, limit: Any) -> ColumnElement[bool]:
+        return and_(moment.is_not(None), moment > limit)
+
+    def same(self, value: Any, text: str) -> ColumnElement[bool]:
+        return value == literal(text)  # type: ignore[no-any-return]
+
     def rank(self, status: Any) -> ColumnElement[int]:
         return case({str(k): v for k, v in DISPLAY_RANK.items()}, value=status, else_=9)
 
@@ -198,9 +265,10 @@ def status_sql(source: Any, configured: Collection[str]) -> ColumnElement[str]:
     ``Source`` or an alias); ``configured`` names the networks whose apps the operator
     configured (their sources renew by themselves). The time and the warning days are
     parameters (:func:`status_params`), so a statement built once serves every request."""
-    renews = _renews(SQL, source.renewable, source.network, configured)
+    ends = source.refresh_expires_at
+    renews = _renews(SQL, source.renewable, source.network, configured, ends, STATUS_NOW)
     result: ColumnElement[str] = _status(
-        SQL, source.status, source.expires_at, renews, STATUS_NOW, STATUS_SOON
+        SQL, source.status, source.expires_at, renews, ends, STATUS_NOW, STATUS_SOON
     )
     return result
 
@@ -230,13 +298,30 @@ def expired_reason(network_title: str, expires_at: datetime) -> str:
 
 def expires_in(expires_at: datetime, now: datetime) -> str:
     """'expires in 3 days', 'expires in 1 day', 'expires in 5 hours': whole units, rounded down."""
-    left = expires_at - now
-    if left <= timedelta(0):
+    if expires_at <= now:
         return f"expired on {short_date(expires_at)}"
+    return f"expires {time_left(expires_at, now)}"
+
+
+def time_left(moment: datetime, now: datetime) -> str:
+    """'in 3 days', 'in 1 day', 'in 5 hours', 'within the hour' (whole units, rounded down)."""
+    left = moment - now
     if left < timedelta(hours=1):
-        return "expires within the hour"
+        return "within the hour"
     if left < timedelta(days=1):
         hours = int(left.total_seconds() // 3600)
-        return f"expires in {hours} hour{'s' if hours != 1 else ''}"
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
     days = left.days
-    return f"expires in {days} day{'s' if days != 1 else ''}"
+    return f"in {days} day{'s' if days != 1 else ''}"
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key for names as people read them: "Page 2" before "Page 10", case ignored."""
+    return tuple(
+        (0, int(part)) if part.isdecimal() else (1, part)
+        for part in _DIGITS.split(text.casefold())
+        if part
+    )

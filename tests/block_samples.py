@@ -19,9 +19,11 @@ from bot.blocks import (
     base,
     connect,
     digest,
+    history,
     home,
     notice,
     oncall,
+    pages,
     replies,
     settings,
     sources,
@@ -34,6 +36,7 @@ from bot.domain import (
     Identity,
     LastError,
     SnoozeChoice,
+    SourceEvent,
     SourceInfo,
     Status,
     UserGroup,
@@ -119,6 +122,19 @@ WEBHOOK = WebhookEndpointInfo(
     disabled_reason="it answered 500 for 3 days",
 )
 GROUPS = [UserGroup("S0OPS", "ops", "Ops"), UserGroup("S0SOCIAL", "social", "Social")]
+EVENTS = [
+    SourceEvent("evt_3", "source.restored", "U1", {"as": "Sam Rivera"}, NOW),
+    SourceEvent("evt_2", "source.renewal_failing", "scan", {"reason": BLIP.reason}, NOW),
+    SourceEvent("evt_1", "source.token_read", "api-key:platform", {}, NOW - timedelta(days=1)),
+    SourceEvent("evt_0", "source.someday_new", HOSTILE, {"to": HOSTILE}, NOW - timedelta(days=2)),
+]
+PAGES = pages.PageChoice(3, "Facebook", "page", "Sam Rivera", ["Acme Paris", HOSTILE, "Acme 2"])
+REFRESH_ENDS = src(
+    Status.EXPIRING,
+    "Acme Ends",
+    renews_at=NOW + timedelta(days=20),
+    refresh_expires_at=NOW + timedelta(days=5),
+)
 WORKSPACE = WorkspaceSettings(
     notify_channel="C1", escalation_target="group", escalation_group="S0OPS"
 )
@@ -140,6 +156,11 @@ SAMPLES: dict[Callable[..., Any], list[Sample]] = {
         lambda: connect.as_modal(connect.connect_link("https://b.test/s", "LinkedIn", 10))
     ],
     digest.digest: [lambda: digest.digest(DIGEST, NOW)],
+    history.history_view: [
+        lambda: history.history_view(EVERY_STATUS[3], EVENTS, "Europe/Paris", NOW, "evt_0", "e"),
+        lambda: history.history_view(EVERY_STATUS[0], [], "UTC", NOW),
+    ],
+    history.history_matches: [lambda: history.history_matches("Acme", EVERY_STATUS, NOW)],
     home.home_view: [
         lambda: home.home_view(EVERY_STATUS, NETWORKS, HOME, NOW, PROBLEMS),
         lambda: home.home_view([], [], HOME, NOW),
@@ -150,7 +171,8 @@ SAMPLES: dict[Callable[..., Any], list[Sample]] = {
         lambda: notice.expiry_notice(ENTRIES[1:2], NOW),
     ],
     notice.warning_notice: [
-        lambda: notice.warning_notice([notice.NoticeEntry(EVERY_STATUS[2], attention=ON_IT)], NOW)
+        lambda: notice.warning_notice([notice.NoticeEntry(EVERY_STATUS[2], attention=ON_IT)], NOW),
+        lambda: notice.warning_notice([notice.NoticeEntry(REFRESH_ENDS)], NOW),
     ],
     notice.failing_notice: [
         lambda: notice.failing_notice(ENTRIES[2:], NOW, PARIS),
@@ -160,6 +182,21 @@ SAMPLES: dict[Callable[..., Any], list[Sample]] = {
     notice.wrong_account_reply: [
         lambda: notice.wrong_account_reply(EVERY_STATUS[0], Identity("x", "Jordan Lee"), "U1"),
         lambda: notice.wrong_account_reply(EVERY_STATUS[4], Identity("x", "J"), "U1", ("A", "B")),
+    ],
+    notice.reconnect_all_blocks: [
+        lambda: notice.reconnect_all_blocks(
+            [notice.NoticeEntry(src(Status.EXPIRED, f"Page {n}", kind="page")) for n in range(3)]
+        )
+    ],
+    notice.also_reconnected: [lambda: notice.also_reconnected(EVERY_STATUS * 5)],
+    notice.reaches_none_reply: [
+        lambda: notice.reaches_none_reply("Facebook", Identity("x", "Jordan"), "U1", ("A", "B"))
+    ],
+    pages.offer_dm: [lambda: pages.offer_dm(PAGES)],
+    pages.pages_modal: [lambda: pages.pages_modal(PAGES)],
+    pages.pages_added: [
+        lambda: pages.pages_added("Facebook", "page", PAGES.names),
+        lambda: pages.pages_added("Facebook", "page", []),
     ],
     notice.connected_dm: [lambda: notice.connected_dm(EVERY_STATUS[0], created=True)],
     oncall.failing_blocks: [
@@ -188,13 +225,17 @@ SAMPLES: dict[Callable[..., Any], list[Sample]] = {
         lambda: settings.settings_modal(WORKSPACE, [("linkedin", "LinkedIn")], GROUPS),
         lambda: settings.settings_modal(WorkspaceSettings(notify_channel=None), [], []),
     ],
+    sources.history_button: [lambda: sources.history_button(EVERY_STATUS[0])],
     sources.reconnect_button: [lambda: sources.reconnect_button(EVERY_STATUS[3])],
     sources.action_blocks: [
         lambda: sources.action_blocks(EVERY_STATUS[2], NOW),
         lambda: sources.action_blocks(EVERY_STATUS[4], NOW),
     ],
     sources.source_list_blocks: [
-        lambda: sources.source_list_blocks(EVERY_STATUS * 20, NOW, 12, "See /sources.")
+        lambda: sources.source_list_blocks(EVERY_STATUS * 20, NOW, 12, "See /sources."),
+        lambda: sources.source_list_blocks(
+            [*EVERY_STATUS, REFRESH_ENDS], NOW, 30, "See the App Home.", history=True
+        ),
     ],
     webhooks.webhook_disabled_message: [lambda: webhooks.webhook_disabled_message(WEBHOOK)],
     webhooks.disabled_webhooks_blocks: [lambda: webhooks.disabled_webhooks_blocks([WEBHOOK])],

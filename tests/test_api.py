@@ -100,6 +100,7 @@ async def test_the_checker_catches_a_response_the_document_does_not_describe(
         "connected_by": None,
         "renews_by_itself": False,
         "next_renewal_at": None,
+        "refresh_token_expires_at": None,
     }
     checker.check(httpx2.Response(200, json=good, request=request))
 

@@ -47,7 +47,9 @@ async def connect(h: Harness, network: str, user: str = "U1") -> httpx2.Response
     payload = await h.command(f"connect {network}", user=user)
     assert payload["response_type"] == "ephemeral"
     async with h.browser() as browser:
-        return await browser.get(link_from(payload))
+        page = await browser.get(link_from(payload))
+    await h.drain()  # the confirmation goes out through the outbox, not always at once
+    return page
 
 
 async def import_source(

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import Block as SdkBlock
 from bot.blocks import Message
 from bot.blocks.connect import as_modal, connect_link
 from bot.blocks.digest import DigestContent, digest
+from bot.blocks.history import history_matches, history_view
 from bot.blocks.home import HomeSettings, home_view
 from bot.blocks.notice import (
     NoticeEntry,
@@ -32,10 +33,19 @@ from bot.blocks.notice import (
     wrong_account_reply,
 )
 from bot.blocks.oncall import claim_reminder, escalation_reply, recovered_reply
+from bot.blocks.pages import PageChoice, offer_dm, pages_added, pages_modal
 from bot.blocks.replies import help_message, short, sources_list
 from bot.blocks.texts import SOMETHING_WENT_WRONG
 from bot.config import Settings
-from bot.domain import Attention, Identity, LastError, SnoozeChoice, SourceInfo, Status
+from bot.domain import (
+    Attention,
+    Identity,
+    LastError,
+    SnoozeChoice,
+    SourceEvent,
+    SourceInfo,
+    Status,
+)
 from bot.handlers.commands import parse
 from bot.networks import load_catalogue
 from bot.services.importer import InvalidImport, parse_records
@@ -84,6 +94,7 @@ def source_infos(draw: st.DrawFn) -> SourceInfo:
         connected_as=draw(st.none() | names),
         kind=draw(st.sampled_from(["account", network.page_kind or "account"])),
         renews_at=draw(st.none() | moments),
+        refresh_expires_at=draw(st.none() | moments),
     )
 
 
@@ -210,6 +221,39 @@ def test_notices_with_claims_snoozes_and_failing_renewals(
         check_message(build(entries, NOW, zone))
 
 
+EVENT_TYPES = st.sampled_from(
+    [
+        "source.connected",
+        "source.restored",
+        "source.renewed",
+        "source.renewal_failing",
+        "source.expiring",
+        "source.expired",
+        "source.revoked",
+        "source.wrong_account",
+        "source.removed",
+        "source.token_read",
+        "source.claimed",
+        "source.snoozed",
+        "source.escalated",
+    ]
+) | st.text(max_size=300)
+payloads = st.dictionaries(
+    st.sampled_from(["by", "as", "reason", "days", "expires_at", "until", "to"])
+    | st.text(max_size=40),
+    st.none() | st.text(max_size=3000) | st.integers() | moments.map(datetime.isoformat),
+    max_size=6,
+)
+source_events = st.builds(
+    SourceEvent,
+    id=st.from_regex(r"evt_[0-9A-Z]{26}", fullmatch=True),
+    type=EVENT_TYPES,
+    actor=st.sampled_from(["scan", "cli", "api-key:x<y>"]) | user_ids | st.text(max_size=80),
+    payload=payloads,
+    at=moments,
+)
+
+
 @FUZZ
 @given(
     source_infos(),
@@ -236,9 +280,42 @@ def test_workflow_replies_and_dms(
     check_message(escalation_reply(source, hours, connected_by, claimed_by, admins, group))
 
 
+@FUZZ
+@given(
+    source_infos(),
+    st.lists(source_events, max_size=40),
+    st.sampled_from(["UTC", "Asia/Tokyo", "America/Los_Angeles"]),
+    st.none() | st.from_regex(r"evt_[0-9A-Z]{26}", fullmatch=True),
+)
+def test_history(
+    source: SourceInfo, events: list[SourceEvent], zone: str, cursor: str | None
+) -> None:
+    check_view(history_view(source, events, zone, NOW, cursor, cursor))
+
+
+@FUZZ
+@given(st.text(max_size=500), many_sources)
+def test_history_matches(query: str, sources: list[SourceInfo]) -> None:
+    if sources:
+        check_message(history_matches(query, sources, NOW))
+
+
+@FUZZ
+@given(
+    st.lists(names, min_size=1, max_size=250),
+    names,
+    st.sampled_from(["page", "organization", "channel"]),
+)
+def test_page_offers(pages: list[str], login: str, noun: str) -> None:
+    choice = PageChoice(1, "Facebook", noun, login, pages)
+    check_message(offer_dm(choice))
+    check_view(pages_modal(choice))
+    check_message(pages_added("Facebook", noun, pages))
+
+
 # /sources text -------------------------------------------------------------------------------
 
-KINDS = {"list", "expired", "network", "connect", "help", "unknown"}
+KINDS = {"list", "expired", "network", "connect", "history", "help", "unknown"}
 
 
 @FUZZ

@@ -64,6 +64,7 @@ def test_the_registry_names_every_encrypted_column() -> None:
         ("credentials", "access_token"),
         ("credentials", "refresh_token"),
         ("connect_attempts", "code_verifier"),
+        ("page_offers", "tokens"),
         ("webhook_endpoints", "secret"),
         ("slack_installations", "bot_token"),
         ("slack_installations", "bot_refresh_token"),

@@ -23,6 +23,7 @@ from bot.status import (
     display_key,
     display_order_sql,
     effective_status,
+    renews_by_itself,
     status_params,
     status_sql,
 )
@@ -77,10 +78,25 @@ async def add_sources(h: Harness, rows: list[dict[str, Any]], team: str = TEAM) 
 
 async def test_the_status_rule_gives_the_same_in_sql_as_in_python(harness: Harness) -> None:
     now = harness.clock.now()
-    grid = itertools.product(STORED, expiries(now), [True, False], ["linkedin", "x"])
+    # Refresh tokens that died, die within the warning window or beyond it, or never say.
+    refresh = [
+        None,
+        now - timedelta(hours=1),
+        now,
+        now + timedelta(days=1),
+        now + timedelta(days=30),
+    ]
+    grid = itertools.product(STORED, expiries(now), [True, False], ["linkedin", "x"], refresh)
     rows = [
-        {"status": stored, "expires_at": at, "renewable": renewable, "network": net, "name": "n"}
-        for stored, at, renewable, net in grid
+        {
+            "status": stored,
+            "expires_at": at,
+            "renewable": renewable,
+            "network": net,
+            "name": "n",
+            "refresh_expires_at": ends,
+        }
+        for stored, at, renewable, net, ends in grid
     ]
     await add_sources(harness, rows)
     configured = harness.services.ctx.catalogue.configured()
@@ -97,10 +113,13 @@ async def test_the_status_rule_gives_the_same_in_sql_as_in_python(harness: Harne
         assert len(found) == len(rows)
         disagree = []
         for source, in_sql in found:
-            renews = source.renewable and source.network in configured
-            expected = effective_status(source.status, source.expires_at, now, days, renews)
+            ends = source.refresh_expires_at
+            renews = renews_by_itself(source.renewable, source.network, configured, ends, now)
+            expected = effective_status(
+                source.status, source.expires_at, now, days, renews, renewal_ends_at=ends
+            )
             if in_sql != str(expected):
-                disagree.append((source.status, source.expires_at, renews, in_sql, expected))
+                disagree.append((source.status, source.expires_at, ends, in_sql, expected))
         assert disagree == [], f"warning days {days}"
 
 

@@ -97,6 +97,10 @@ def mention(who: str) -> str:
         return f"<@{who}>"
     if who.startswith(API_KEY_ACTOR):
         return f"the API (key “{escape(who.removeprefix(API_KEY_ACTOR))}”)"
+    if who == "cli":  # bot.services.events.CLI: an operator's `sources-bot` command
+        return "the command line"
+    if who == "scan":
+        return "the bot"
     return escape(who)
 
 

@@ -12,9 +12,21 @@ from bot.domain import SourceInfo
 
 
 def connect_link(
-    url: str, network_title: str, minutes: int, source: SourceInfo | None = None
+    url: str,
+    network_title: str,
+    minutes: int,
+    source: SourceInfo | None = None,
+    every: bool = False,
 ) -> Message:
-    if source is not None:
+    """The private link; for ``source`` (Reconnect), for ``every`` source of the network
+    that needs a person (Reconnect all), or for a new account."""
+    if every:
+        text = (
+            f"Reconnect every {network_title} source that needs it: sign in to {network_title} "
+            "as a person who manages them. I'll confirm in each one's thread."
+        )
+        fallback = f"Your link to reconnect {network_title} sources"
+    elif source is not None:
         text = (
             f"Reconnect *{escape(source.label)}*: sign in to {network_title} as "
             f"*{escape(source.name)}*, or as a person who manages it."

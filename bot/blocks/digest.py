@@ -21,6 +21,7 @@ class DigestContent:
     expiring: Sequence[SourceInfo]
     restored: Sequence[SourceInfo]
     total: int
+    window_days: int = 7  # what "expiring soon" means in the workspace (its warning days)
 
     @property
     def all_well(self) -> bool:
@@ -33,8 +34,9 @@ def digest(content: DigestContent, now: datetime) -> Message:
     summary = []
     if content.expired:
         summary.append(f"{len(content.expired)} expired")
+    within = f"within {content.window_days} day{'s' if content.window_days != 1 else ''}"
     if content.expiring:
-        summary.append(f"{len(content.expiring)} expiring within 7 days")
+        summary.append(f"{len(content.expiring)} expiring {within}")
     if content.restored:
         summary.append(f"{len(content.restored)} restored")
     if content.all_well:
@@ -57,7 +59,7 @@ def digest(content: DigestContent, now: datetime) -> Message:
             blocks.append(context(f"…and {len(content.expired) - shown} more: `/sources expired`."))
     if content.expiring:
         blocks.append(divider())
-        blocks.append(section(f"*Expiring within 7 days ({len(content.expiring)})*"))
+        blocks.append(section(f"*Expiring {within} ({len(content.expiring)})*"))
         blocks.append(_lines([source_line(source, now) for source in content.expiring]))
     if content.restored:
         blocks.append(divider())

@@ -69,7 +69,7 @@ def home_view(
     blocks.append(divider())
     tail = _settings_blocks(settings)
     budget = MAX_HOME_BLOCKS - len(blocks) - len(tail)
-    blocks.extend(source_list_blocks(listing, now, budget, HOME_MORE_HINT))
+    blocks.extend(source_list_blocks(listing, now, budget, HOME_MORE_HINT, history=True))
     blocks.extend(tail)
     return {"type": "home", "blocks": blocks}
 

@@ -6,8 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
+from bot import ids
 from bot.blocks import Block, Message
-from bot.blocks.base import context, escape, header, mention, mrkdwn, section
+from bot.blocks.base import (
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    mention,
+    mrkdwn,
+    section,
+)
 from bot.blocks.oncall import attention_texts, failing_blocks, workflow_actions
 from bot.blocks.sources import action_blocks
 from bot.domain import Attention, Identity, SourceInfo
@@ -18,6 +28,7 @@ INTRO = (
     "Imports from these accounts have stopped. Click *Reconnect* and sign in as the account shown; "
     "I'll confirm in this thread."
 )
+RECONNECT_ALL = "Reconnect all {count} {title}"
 WARNING_INTRO = (
     "These connections can't renew themselves. Reconnect them before they expire so imports "
     "don't stop; I'll confirm in this thread."
@@ -74,7 +85,7 @@ def _notice(
         fallback = f"{title.split(' ', 1)[1]}: " + ", ".join(
             escape(entry.source.label) for entry in open_entries
         )
-        blocks = [header(title), section(intro)]
+        blocks = [header(title), section(intro), *reconnect_all_blocks(open_entries)]
     for index, entry in enumerate(entries):
         candidate = _entry_blocks(entry, now, zone)
         if len(blocks) + len(candidate) + 1 > MAX_NOTICE_BLOCKS:
@@ -82,6 +93,22 @@ def _notice(
             break
         blocks.extend(candidate)
     return Message(text=fallback[:3000], blocks=blocks)
+
+
+def reconnect_all_blocks(entries: Sequence[NoticeEntry]) -> list[Block]:
+    """A "Reconnect all N" button per network where one login can restore several of the
+    open entries: pages (organizations, channels) it manages, and at most one account."""
+    by_network: dict[str, list[SourceInfo]] = {}
+    for entry in entries:
+        by_network.setdefault(entry.source.network, []).append(entry.source)
+    buttons = []
+    for network, sources in by_network.items():
+        pages = sum(1 for source in sources if source.kind != "account")
+        if pages + min(1, len(sources) - pages) < 2:
+            continue
+        text = RECONNECT_ALL.format(count=len(sources), title=sources[0].network_title)
+        buttons.append(button(text, f"{ids.RECONNECT_ALL}:{network}", value=network))
+    return [actions(*buttons, block_id="reconnect_all")] if buttons else []
 
 
 def _all_done(entries: Sequence[NoticeEntry]) -> tuple[str, str]:
@@ -171,4 +198,32 @@ def connected_dm(source: SourceInfo, created: bool) -> Message:
     return Message(
         text=text,
         blocks=[section(f":white_check_mark: *{escape(source.label)}* is {verb}.{until}")],
+    )
+
+
+def also_reconnected(sources: Sequence[SourceInfo]) -> Message:
+    """A DM for the sources one login restored besides the one asked for, that no notice
+    listed."""
+    names = ", ".join(f"*{escape(source.label)}*" for source in sources[:20])
+    if len(sources) > 20:
+        names += f" and {len(sources) - 20} more"
+    noun = "source" if len(sources) == 1 else "sources"
+    text = f"The same login also reconnected {len(sources)} {noun}: {names}."
+    return Message(text=text, blocks=[section(f":white_check_mark: {text}")])
+
+
+def reaches_none_reply(
+    network_title: str, connected: Identity, user_id: str, reaches: Sequence[str] = ()
+) -> Message:
+    """Reconnect all, with a login that manages none of the sources that need it."""
+    within = ", ".join(f"*{escape(name)}*" for name in reaches[:20]) or "none"
+    text = (
+        f"{mention(user_id)} signed in to {network_title} as *{escape(connected.name)}*, a "
+        f"login that reaches none of the {network_title} sources that need reconnecting (it "
+        f"reaches: {within}). Nothing was changed: click *Reconnect all* again and sign in as "
+        "a person who manages them."
+    )
+    return Message(
+        text=f"Wrong account: {escape(connected.name)} reaches none of them",
+        blocks=[section(f":warning: {text}")],
     )

@@ -10,6 +10,7 @@ from bot.blocks import Block
 from bot.blocks.base import (
     SECTION_TEXT_LIMIT,
     STATUS_ICONS,
+    actions,
     button,
     context,
     escape,
@@ -17,13 +18,25 @@ from bot.blocks.base import (
     section,
 )
 from bot.domain import Listing, SourceInfo, Status
-from bot.status import display_key, expired_reason, expires_in, short_date
+from bot.status import (
+    display_key,
+    expired_reason,
+    expires_in,
+    long_date,
+    short_date,
+    time_left,
+)
 
 RECONNECT = "Reconnect"
+HISTORY = "History"
 
 
 def reconnect_button(source: SourceInfo) -> dict[str, object]:
     return button(RECONNECT, ids.RECONNECT_SOURCE, value=str(source.id), style="primary")
+
+
+def history_button(source: SourceInfo) -> dict[str, object]:
+    return button(HISTORY, ids.SOURCE_HISTORY, value=str(source.id))
 
 
 def problem(source: SourceInfo) -> str:
@@ -41,7 +54,7 @@ def detail(source: SourceInfo, now: datetime) -> str:
     if source.status is Status.EXPIRING and source.renews_at is not None and source.last_error:
         parts.append(f"renewal failing: {escape(source.last_error.reason)}")
     elif source.renews_at is not None:
-        parts.append(f"renews by itself around {short_date(max(source.renews_at, now))}")
+        parts.append(renewal(source, now))
     elif source.expires_at is not None:
         if source.status is Status.EXPIRING:
             parts.append(expires_in(source.expires_at, now))
@@ -59,6 +72,20 @@ def detail(source: SourceInfo, now: datetime) -> str:
     return ", ".join(parts)
 
 
+def renewal(source: SourceInfo, now: datetime) -> str:
+    """When a source that renews by itself renews next, and when its renewal ends (its
+    refresh token dies: only a person can go past that)."""
+    assert source.renews_at is not None
+    ends = source.refresh_expires_at
+    if ends is not None and source.status is Status.EXPIRING:
+        return (
+            f"stops renewing {time_left(ends, now)} (its refresh token expires on "
+            f"{short_date(ends)}): reconnect before then"
+        )
+    text = f"renews by itself around {short_date(max(source.renews_at, now))}"
+    return f"{text}; its renewal ends {long_date(ends)}" if ends is not None else text
+
+
 def source_line(source: SourceInfo, now: datetime) -> str:
     """One mrkdwn line for a source that needs nothing from anyone."""
     line = f"{STATUS_ICONS[source.status]} {escape(source.label)}"
@@ -66,19 +93,24 @@ def source_line(source: SourceInfo, now: datetime) -> str:
     return f"{line} — {extra}" if extra else line
 
 
-def action_blocks(source: SourceInfo, now: datetime) -> list[Block]:
-    """A source that needs a person: its problem, a Reconnect button, and what it is."""
+def action_blocks(source: SourceInfo, now: datetime, history: bool = False) -> list[Block]:
+    """A source that needs a person: its problem, a Reconnect button, and what it is; with
+    ``history`` (the App Home), a History button below."""
     icon = STATUS_ICONS[source.status]
     if source.status.needs_reconnect:
+        if history:
+            text = f"{icon} *{escape(problem(source))}*\n{escape(source.label)}"
+            return [section(text, reconnect_button(source)), actions(history_button(source))]
         return [
             section(f"{icon} *{escape(problem(source))}*", reconnect_button(source)),
             context(escape(source.label)),
         ]
-    return [
+    blocks = [
         section(
             f"{icon} *{escape(source.label)}* — {detail(source, now)}", reconnect_button(source)
         )
     ]
+    return [*blocks, actions(history_button(source))] if history else blocks
 
 
 def needs_attention(source: SourceInfo) -> bool:
@@ -122,13 +154,18 @@ def capacity(max_blocks: int, broken: int, expiring: int) -> int:
 
 
 def source_list_blocks(
-    sources: Sequence[SourceInfo] | Listing, now: datetime, max_blocks: int, more_hint: str
+    sources: Sequence[SourceInfo] | Listing,
+    now: datetime,
+    max_blocks: int,
+    more_hint: str,
+    history: bool = False,
 ) -> list[Block]:
     """Blocks for ``sources`` using at most ``max_blocks``.
 
     Sources that need a person get their own blocks with a Reconnect button; healthy ones
-    share sections, one line each. What does not fit (or was not read: a listing's head
-    only) is counted in a closing context line.
+    share sections, one line each, or with ``history`` (the App Home) have a section each
+    with a History button. What does not fit (or was not read: a listing's head only) is
+    counted in a closing context line.
     """
     listing = as_listing(sources)
     blocks: list[Block] = []
@@ -143,8 +180,12 @@ def source_list_blocks(
 
     for index, source in enumerate(ordered):
         reserve = 1 if index < total - 1 else 0  # room for the "and N more" line
-        if needs_attention(source):
-            candidate = action_blocks(source, now)
+        if needs_attention(source) or history:
+            candidate = (
+                action_blocks(source, now, history)
+                if needs_attention(source)
+                else [section(source_line(source, now), history_button(source))]
+            )
             if len(blocks) + (1 if lines else 0) + len(candidate) + reserve > max_blocks:
                 flush()
                 return _with_more(blocks, total - index, more_hint)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.handlers import actions, commands, errors, events, oncall, views
+from bot.handlers import actions, commands, errors, events, history, logins, oncall, views
 from bot.handlers.limit import WorkLimit
 from bot.services import Services
 
@@ -17,3 +17,5 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     oncall.register(app, services, limit)
     views.register(app, services, limit)
     events.register(app, services, limit)
+    history.register(app, services, limit)
+    logins.register(app, services, limit)

@@ -14,6 +14,7 @@ from bot.blocks.base import escape
 from bot.blocks.connect import connect_link
 from bot.blocks.replies import LIST_BLOCKS, help_message, short, sources_list
 from bot.blocks.texts import CONNECT_WHICH, UNKNOWN_INPUT
+from bot.handlers.history import history_command
 from bot.handlers.limit import WorkLimit
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
@@ -23,11 +24,16 @@ from bot.slack_api import SlackGateway
 
 @dataclass(frozen=True)
 class Parsed:
-    """``kind`` is list, expired, network, connect, settings, help or unknown; ``arg`` its
-    argument."""
+    """``kind`` is list, expired, network, connect, settings, history, help or unknown;
+    ``arg`` its argument (for history, as typed)."""
 
     kind: str
     arg: str = ""
+    pages: bool = False  # `/sources connect <network> pages`: offer the pages it manages
+
+
+# Words after `/sources connect <network>` asking for the pages (organizations, channels) too.
+PAGE_WORDS = frozenset({"pages", "organizations", "organisations", "orgs", "channels"})
 
 
 LISTS = ("list", "expired", "network")  # the kinds that answer with a list of sources
@@ -46,6 +52,11 @@ def parse(text: str, networks: list[str]) -> Parsed:
         return Parsed("settings")
     if first == "connect" and len(rest) <= 1:
         return Parsed("connect", rest[0] if rest else "")
+    if first == "connect" and len(rest) == 2 and rest[1] in PAGE_WORDS:
+        return Parsed("connect", rest[0], pages=True)
+    if first == "history":
+        typed = text.strip().split(maxsplit=1)
+        return Parsed("history", typed[1].strip() if len(typed) > 1 else "")
     if first in networks and not rest:
         return Parsed("network", first)
     return Parsed("unknown", text.strip())
@@ -67,6 +78,14 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
             else:
                 await slack.open_modal(command["trigger_id"], view)
                 return
+        elif parsed.kind == "history":  # a modal too, when the text names one source
+            slack = SlackGateway(client)
+            shown = await history_command(
+                services, slack, team_id, user_id, parsed.arg, command["trigger_id"]
+            )
+            if shown is None:
+                return
+            message = shown
         else:
             message = await answer(parsed, team_id, user_id, command.get("team_domain"))
         await respond(response_type="ephemeral", text=message.text, blocks=message.blocks)
@@ -93,7 +112,9 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 return short(CONNECT_WHICH.format(example=services.ctx.catalogue.names()[0]))
             try:
                 await services.roles.require(team_id, user_id, Action.CONNECT)
-                link = await services.links.start(team_id, user_id, parsed.arg)
+                link = await services.links.start(
+                    team_id, user_id, parsed.arg, with_pages=parsed.pages
+                )
             except (ConnectRefused, NotAllowed) as refused:
                 return short(str(refused))
             return connect_link(link.url, link.network.title, link.minutes)

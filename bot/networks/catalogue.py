@@ -43,6 +43,10 @@ class Network:
     refresh_params: Mapping[str, str] = field(default_factory=dict)
     page_kind: str | None = None
     page_scopes: tuple[str, ...] = ()  # asked for when (re)connecting a page source
+    # The token answer's field saying in how many seconds the refresh token dies, if any.
+    refresh_expires_field: str | None = None
+    # A refresh spends the refresh token (single use): two sources must never share one.
+    refresh_token_rotates: bool = True
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
 
@@ -137,6 +141,8 @@ def parse_catalogue(data: Mapping[str, Mapping[str, Any]]) -> list[Network]:
                 refresh_params=dict(entry.get("refresh_params", {})),
                 page_kind=entry.get("page_kind"),
                 page_scopes=tuple(entry.get("page_scopes", ())),
+                refresh_expires_field=entry.get("refresh_expires_field"),
+                refresh_token_rotates=bool(entry.get("refresh_token_rotates", True)),
             )
         )
     return networks

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,8 +125,10 @@ class OAuthClient:
             raise CredentialRejected(f"{self.network.title} connections cannot be renewed")
         renewed = self._token_set(token, now)
         if renewed.refresh_token is None and current.refresh_token is not None:
-            renewed = TokenSet(
-                renewed.access_token, current.refresh_token, renewed.expires_at, renewed.scopes
+            renewed = replace(
+                renewed,
+                refresh_token=current.refresh_token,
+                refresh_expires_at=current.refresh_expires_at,
             )
         return renewed
 
@@ -182,12 +185,23 @@ class OAuthClient:
         else:
             expires_at = None
         scope = token.get("scope")
+        refresh_token = token.get("refresh_token") or None
         return TokenSet(
             access_token=str(token["access_token"]),
-            refresh_token=token.get("refresh_token") or None,
+            refresh_token=refresh_token,
             expires_at=expires_at,
             scopes=" ".join(scope) if isinstance(scope, list) else scope,
+            refresh_expires_at=self._refresh_expiry(token, now) if refresh_token else None,
         )
+
+    def _refresh_expiry(self, token: dict[str, Any], now: datetime) -> datetime | None:
+        """When the refresh token dies, where the network says so (in seconds from now)."""
+        field = self.network.refresh_expires_field
+        seconds = token.get(field) if field else None
+        try:
+            return now + timedelta(seconds=int(seconds)) if seconds else None
+        except (TypeError, ValueError):  # an odd value is not worth failing a connect for
+            return None
 
 
 def _field(data: Any, path: str) -> Any:

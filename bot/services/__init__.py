@@ -11,10 +11,12 @@ from bot.services.api_keys import ApiKeyService
 from bot.services.connect import ConnectService
 from bot.services.context import Context
 from bot.services.digest import DigestService
+from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.installs import InstallService
 from bot.services.links import LinkService
 from bot.services.notices import NoticeService
+from bot.services.page_offers import PageOfferService
 from bot.services.renewal import RenewalService
 from bot.services.roles import RoleService
 from bot.services.scan import ScanService
@@ -38,6 +40,8 @@ class Services:
     scan: ScanService
     digest: DigestService
     home: HomeService
+    history: HistoryService
+    offers: PageOfferService
     tokens: TokenService
     roles: RoleService
     settings: SettingsService
@@ -60,6 +64,7 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
     renewal = RenewalService(ctx)
     links = LinkService(ctx, sources, notices)
     roles = RoleService(ctx, workspaces)
+    offers = PageOfferService(ctx)
     dispatcher = Dispatcher(ctx.outbox, ctx.clock, doorbell)
     dispatcher.add(
         SlackSender(
@@ -79,11 +84,13 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         sources=sources,
         notices=notices,
         links=links,
-        connect=ConnectService(ctx, sources, notices),
+        connect=ConnectService(ctx, sources, notices, offers),
         renewal=renewal,
         scan=ScanService(ctx, workspaces, notices, renewal),
         digest=DigestService(ctx, sources, workspaces),
         home=HomeService(ctx, sources, workspaces),
+        history=HistoryService(ctx, sources),
+        offers=offers,
         tokens=TokenService(ctx, sources, renewal, links, notices, workspaces),
         roles=roles,
         settings=SettingsService(ctx, workspaces, roles),

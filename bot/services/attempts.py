@@ -45,6 +45,8 @@ class Result:
     connected: Identity | None = None
     reason: str | None = None
     reaches: tuple[str, ...] = ()
+    also: tuple[SourceInfo, ...] = ()  # restored by the same login besides ``source``
+    offered: int = 0  # pages the login manages that are offered to add, in Slack
 
 
 class ConnectRefused(Exception):
@@ -71,7 +73,10 @@ def configured_network(catalogue: Catalogue, name: str) -> Network:
 
 
 async def for_page(session: AsyncSession, attempt: ConnectAttempt) -> bool:
-    """Whether the attempt reconnects a page, organization or channel (more scopes)."""
+    """Whether the attempt reconnects a page, organization or channel, reconnects all that
+    need it, or asked for the pages of a new connect: each needs the page scopes."""
+    if attempt.restore_all or attempt.with_pages:
+        return True
     if attempt.source_id is None:
         return False
     kind = await session.scalar(select(Source.kind).where(Source.id == attempt.source_id))

@@ -30,9 +30,14 @@ async def attention_of(
     snoozes = await live_snoozes(session, ids, now)
     found = {}
     for source in sources:
-        renews = renews_by_itself(source, ctx.catalogue.get(source.network))
+        renews = renews_by_itself(source, ctx.catalogue.get(source.network), now)
         status = effective_status(
-            source.status, source.expires_at, now, settings.warning_days, renews
+            source.status,
+            source.expires_at,
+            now,
+            settings.warning_days,
+            renews,
+            renewal_ends_at=source.refresh_expires_at,
         )
         claim = claims.get(source.id)
         snooze = snoozes.get(source.id)

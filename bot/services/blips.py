@@ -49,4 +49,6 @@ async def failing_due(
             )
         )
     ).all()
-    return [s for s in rows if is_failing(s, renews_by_itself(s, ctx.catalogue.get(s.network)))]
+    return [
+        s for s in rows if is_failing(s, renews_by_itself(s, ctx.catalogue.get(s.network), now))
+    ]

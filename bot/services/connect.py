@@ -9,15 +9,22 @@ down therefore delays a confirmation; it never loses one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import Message
-from bot.blocks.notice import connected_dm, reconnected_reply, wrong_account_reply
+from bot.blocks.notice import (
+    also_reconnected,
+    connected_dm,
+    reaches_none_reply,
+    reconnected_reply,
+    wrong_account_reply,
+)
 from bot.delivery import outbox
-from bot.domain import Identity, SourceInfo, Status, TokenSet
+from bot.domain import Identity, SourceInfo, TokenSet
 from bot.networks import Network
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import NetworkError
@@ -25,15 +32,17 @@ from bot.oauth.secrets import digest, matches
 from bot.services.attempts import ConnectRefused, Outcome, Result, configured_network, for_page
 from bot.services.context import Context
 from bot.services.events import EventType
-from bot.services.notices import NoticeService, notice_order
-from bot.services.sources import (
-    SourceService,
-    add_credential,
-    describe,
-    mark_connected,
-    record_event,
-    upsert_source,
+from bot.services.logins import (
+    Handout,
+    Login,
+    lists_pages,
+    needing_a_person,
+    save_login,
+    sign_in,
 )
+from bot.services.notices import NoticeService, notice_order
+from bot.services.page_offers import PageOfferService
+from bot.services.sources import SourceService, record_event, upsert_source
 from bot.store.models import ConnectAttempt, Notice, Source
 
 log = logging.getLogger(__name__)
@@ -43,10 +52,17 @@ DENIALS = {"access_denied", "user_cancelled_authorize", "user_cancelled_login"}
 
 
 class ConnectService:
-    def __init__(self, ctx: Context, sources: SourceService, notices: NoticeService) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        sources: SourceService,
+        notices: NoticeService,
+        offers: PageOfferService,
+    ) -> None:
         self.ctx = ctx
         self.sources = sources
         self.notices = notices
+        self.offers = offers
 
     async def complete(
         self, network_name: str, params: dict[str, str], browser: str | None
@@ -78,9 +94,16 @@ class ConnectService:
         try:
             tokens = await client.exchange(params["code"], verifier, self.ctx.clock.now())
             identity = await client.identity(tokens.access_token)
+            # A page reconnect needs the login's pages; elsewhere they are a bonus.
+            required = pages and (attempt.restore_all or attempt.source_id is not None)
+            login = await sign_in(
+                client, identity, tokens, pages=lists_pages(network, pages), required=required
+            )
+            if attempt.restore_all:
+                return await self._restore_all(attempt, login)
             if attempt.source_id is None:
-                return await self._save_new(attempt, network, identity, tokens)
-            return await self._save_reconnect(attempt, network, client, identity, tokens)
+                return await self._save_new(attempt, login)
+            return await self._save_reconnect(attempt, login)
         except NetworkError as err:
             log.warning("connect attempt %s: %s", attempt.id, err.reason)
             return Result(Outcome.NETWORK_ERROR, title, reason=err.reason)
@@ -113,55 +136,95 @@ class ConnectService:
                 return Result(Outcome.LINK_USED, title)
             return attempt
 
-    async def _save_new(
-        self, attempt: ConnectAttempt, network: Network, identity: Identity, tokens: TokenSet
-    ) -> Result:
+    async def _save_new(self, attempt: ConnectAttempt, login: Login) -> Result:
+        """A new connection (or one made again with /sources connect); what else the login
+        reaches that needs a person is restored, and its pages not yet sources are offered."""
         now = self.ctx.clock.now()
+        network, identity = login.network, login.identity
         kind = network.page_kind if network.page_kind == "channel" else "account"
+        handout = Handout(login)
         async with self.ctx.db.begin() as session:
+            targets = await needing_a_person(session, self.ctx, attempt.workspace_id, login, now)
             source, created = await upsert_source(
                 session, attempt.workspace_id, network.name, identity, now, kind
             )
+            tokens = handout.tokens_for(kind, identity.account_id)
             info = await self._save(session, attempt, source, network, identity, tokens, now)
             await self._confirm(session, attempt, info, created, now)
+            others = [target for target in targets if target.id != source.id]
+            also = await self._restore(session, attempt, handout, others, now)
+            offered = await self.offers.offer(session, attempt, login, now)
         log.info(
             "source %s %s by %s", source.id, "connected" if created else "reconnected", who(attempt)
         )
-        return Result(Outcome.CONNECTED if created else Outcome.RECONNECTED, network.title, info)
+        outcome = Outcome.CONNECTED if created else Outcome.RECONNECTED
+        return Result(outcome, network.title, info, also=also, offered=offered)
 
-    async def _save_reconnect(
-        self,
-        attempt: ConnectAttempt,
-        network: Network,
-        client: OAuthClient,
-        identity: Identity,
-        tokens: TokenSet,
-    ) -> Result:
-        """Save only if the login reaches the source: the same account, or a page it manages."""
+    async def _save_reconnect(self, attempt: ConnectAttempt, login: Login) -> Result:
+        """Save only if the login reaches the source: the same account, or a page it manages;
+        then every other source the login reaches that needs a person too."""
+        network = login.network
         expected = await self.sources.get(attempt.workspace_id, attempt.source_id or 0)
         if expected is None:
             return Result(Outcome.BAD_LINK, network.title)
-        reaches: tuple[str, ...] = ()
-        if expected.kind == "account":
-            right = identity.account_id == expected.account_id
-        else:
-            pages = await client.pages(tokens.access_token)
-            reaches = tuple(page.name for page in pages)
-            page = next((p for p in pages if p.account_id == expected.account_id), None)
-            right = page is not None
-            if page is not None and page.access_token:  # Facebook: the page's own token
-                tokens = TokenSet(page.access_token, None, None, tokens.scopes)
-        if not right:
-            return await self._wrong_account(attempt, expected, identity, reaches)
+        if not login.reaches(expected.kind, expected.account_id):
+            reaches = login.page_names if expected.kind != "account" else ()
+            return await self._wrong_account(attempt, expected, login.identity, reaches)
         now = self.ctx.clock.now()
+        handout = Handout(login)
         async with self.ctx.db.begin() as session:
+            targets = await needing_a_person(session, self.ctx, attempt.workspace_id, login, now)
             source = await session.get(Source, expected.id, with_for_update=True)
             if source is None:
                 return Result(Outcome.BAD_LINK, network.title)
-            info = await self._save(session, attempt, source, network, identity, tokens, now)
+            tokens = handout.tokens_for(source.kind, source.account_id)
+            info = await self._save(session, attempt, source, network, login.identity, tokens, now)
             await self._confirm(session, attempt, info, False, now)
+            others = [target for target in targets if target.id != source.id]
+            also = await self._restore(session, attempt, handout, others, now)
         log.info("source %s reconnected by %s", source.id, who(attempt))
-        return Result(Outcome.RECONNECTED, info.network_title, info, identity)
+        return Result(Outcome.RECONNECTED, info.network_title, info, login.identity, also=also)
+
+    async def _restore_all(self, attempt: ConnectAttempt, login: Login) -> Result:
+        """Reconnect all: every source of the network that needs a person and that the
+        login reaches; when it reaches none, nothing changes and the thread says so."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.begin() as session:
+            targets = await needing_a_person(session, self.ctx, attempt.workspace_id, login, now)
+            restored = await self._restore(session, attempt, Handout(login), targets, now)
+        network = login.network
+        if not restored:
+            return await self._reaches_none(attempt, login)
+        log.info("%s sources reconnected at once by %s", len(restored), who(attempt))
+        return Result(
+            Outcome.RECONNECTED, network.title, restored[0], login.identity, also=restored[1:]
+        )
+
+    async def _restore(
+        self,
+        session: AsyncSession,
+        attempt: ConnectAttempt,
+        handout: Handout,
+        targets: Sequence[Source],
+        now: datetime,
+    ) -> tuple[SourceInfo, ...]:
+        """In ``session``'s transaction: restore ``targets`` with the login's tokens, each
+        confirmed in its notice's thread; those no notice listed in one DM."""
+        login = handout.login
+        restored, unannounced = [], []
+        for source in targets:
+            tokens = handout.tokens_for(source.kind, source.account_id)
+            info = await self._save(
+                session, attempt, source, login.network, login.identity, tokens, now
+            )
+            restored.append(info)
+            if not await self._confirm(session, attempt, info, False, now, dm=False):
+                unannounced.append(info)
+        if unannounced and attempt.user_id:
+            self._dm(
+                session, attempt.workspace_id, attempt.user_id, also_reconnected(unannounced), now
+            )
+        return tuple(restored)
 
     async def _save(
         self,
@@ -174,24 +237,9 @@ class ConnectService:
         now: datetime,
     ) -> SourceInfo:
         """Store the tokens and append the event: restored if it was down, else connected."""
-        was_down = source.status != Status.ACTIVE or (
-            source.expires_at is not None and source.expires_at <= now
+        return await save_login(
+            session, self.ctx, source, network, tokens, now, who(attempt), identity.name
         )
-        add_credential(session, self.ctx, source, tokens, now)
-        mark_connected(source, network, tokens, now, who(attempt), identity.name)
-        source.checked_at = now
-        kind = EventType.RESTORED if was_down else EventType.CONNECTED
-        await record_event(
-            session,
-            self.ctx,
-            kind,
-            source,
-            who(attempt),
-            now,
-            by=who(attempt),
-            **{"as": identity.name},
-        )
-        return await describe(session, self.ctx, source, now)
 
     async def _wrong_account(
         self,
@@ -217,14 +265,30 @@ class ConnectService:
                     account_id=identity.account_id,
                     **{"as": identity.name},
                 )
-            notice = await self._notice(session, attempt)
-            if notice is not None:
-                self._reply(session, notice, reply, now)
-            elif attempt.user_id:
-                self._dm(session, attempt.workspace_id, attempt.user_id, reply, now)
+            await self._tell(session, attempt, reply, now)
         return Result(
             Outcome.WRONG_ACCOUNT, expected.network_title, expected, identity, reaches=reaches
         )
+
+    async def _reaches_none(self, attempt: ConnectAttempt, login: Login) -> Result:
+        """Reconnect all, with a login that reaches none of what needs a person."""
+        log.info("connect attempt %s: the login reaches no source that needs it", attempt.id)
+        now = self.ctx.clock.now()
+        title = login.network.title
+        reply = reaches_none_reply(title, login.identity, who(attempt), login.page_names)
+        async with self.ctx.db.begin() as session:
+            await self._tell(session, attempt, reply, now)
+        return Result(Outcome.WRONG_ACCOUNT, title, None, login.identity, reaches=login.page_names)
+
+    async def _tell(
+        self, session: AsyncSession, attempt: ConnectAttempt, message: Message, now: datetime
+    ) -> None:
+        """In the thread of the notice the attempt came from, else by DM."""
+        notice = await self._notice(session, attempt)
+        if notice is not None:
+            self._reply(session, notice, message, now)
+        elif attempt.user_id:
+            self._dm(session, attempt.workspace_id, attempt.user_id, message, now)
 
     async def _notice(self, session: AsyncSession, attempt: ConnectAttempt) -> Notice | None:
         """The notice the attempt came from, or the newest one still open for its source."""
@@ -245,19 +309,23 @@ class ConnectService:
         info: SourceInfo,
         created: bool,
         now: datetime,
-    ) -> None:
+        dm: bool = True,
+    ) -> bool:
         """Reply in the thread of the notice about the source (updating every notice that
-        listed it), or DM the person when no notice did."""
+        listed it), or DM the person when no notice did (unless not ``dm``). True when a
+        notice's thread was told."""
         notices = await self.notices.mark_restored(session, info.id, who(attempt), now)
         if notices:
             thread = next((n for n in notices if n.id == attempt.notice_id), notices[-1])
             notice = await session.get(Notice, thread.id)
             assert notice is not None
             self._reply(session, notice, reconnected_reply(info, who(attempt)), now)
-        elif attempt.user_id:
+            return True
+        if dm and attempt.user_id:
             self._dm(
                 session, attempt.workspace_id, attempt.user_id, connected_dm(info, created), now
             )
+        return False
 
     def _reply(
         self, session: AsyncSession, notice: Notice, message: Message, now: datetime

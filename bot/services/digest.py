@@ -1,10 +1,15 @@
-"""The daily digest: one per workspace per local day, claimed in the database first."""
+"""The daily digest: one per workspace per local day, claimed in the database first.
+
+It goes out at the workspace's digest hour on its digest days, or as soon after as the bot
+runs that day (a process that was down at the hour posts it when it comes back), once.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.blocks import Message
 from bot.blocks.digest import DigestContent, digest
 from bot.delivery import outbox
-from bot.domain import Status
+from bot.domain import SourceInfo, Status
 from bot.services.context import Context
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
+from bot.status import natural_key, warning_window
 from bot.store.models import DigestRun, Workspace
 
 log = logging.getLogger(__name__)
@@ -55,19 +61,24 @@ class DigestService:
                 .limit(1)
             )
         since = last_run or workspace.created_at
+        settings = self.workspaces.settings(workspace)
         content = DigestContent(
             day=day,
-            expired=[s for s in sources if s.status.needs_reconnect],
+            expired=most_urgent_first([s for s in sources if s.status.needs_reconnect]),
             # Expiring soon means what it means everywhere: the workspace's warning days.
-            expiring=[s for s in sources if s.status is Status.EXPIRING],
-            restored=[
-                s
-                for s in sources
-                if s.status is not Status.EXPIRED
-                and s.restored_at is not None
-                and s.restored_at > since
-            ],
+            expiring=most_urgent_first([s for s in sources if s.status is Status.EXPIRING]),
+            restored=sorted(
+                (
+                    s
+                    for s in sources
+                    if s.status is not Status.EXPIRED
+                    and s.restored_at is not None
+                    and s.restored_at > since
+                ),
+                key=_by_name,
+            ),
             total=len(sources),
+            window_days=warning_window(settings.warning_days).days,
         )
         return DigestPlan(
             workspace_id=workspace.id,
@@ -78,15 +89,36 @@ class DigestService:
         )
 
     async def run_due(self) -> int:
-        """Post the digests whose local hour has come (on the workspace's digest days);
-        called by the scheduler every few minutes."""
+        """Post today's digests that are due and not yet claimed; called by the scheduler
+        every few minutes."""
         posted = 0
         for workspace in await self.workspaces.installed():
-            settings = self.workspaces.settings(workspace)
-            local = self.local_now(workspace)
-            if local.hour == settings.digest_hour and settings.digest_on(local.date()):
+            day = self.due(workspace)
+            if day is not None and not await self._claimed(workspace.id, day):
                 posted += await self.post(workspace)
         return posted
+
+    def due(self, workspace: Workspace) -> date | None:
+        """The local day whose digest is due: one of the workspace's digest days whose hour
+        has come (at the hour, or later that day when the bot was not running then). A
+        workspace that did not exist yet at today's hour starts tomorrow."""
+        settings = self.workspaces.settings(workspace)
+        local = self.local_now(workspace)
+        hour = datetime.combine(local.date(), time(settings.digest_hour), local.tzinfo)
+        if settings.digest_on(local.date()) and workspace.created_at <= hour <= local:
+            return local.date()
+        return None
+
+    async def _claimed(self, workspace_id: str, day: date) -> bool:
+        """Whether the day's digest was claimed already (posted, or a quiet day): a cheap
+        look before planning one, since the check runs every few minutes all day."""
+        async with self.ctx.read() as session:
+            run = await session.scalar(
+                select(DigestRun.id).where(
+                    DigestRun.workspace_id == workspace_id, DigestRun.day == day
+                )
+            )
+        return run is not None
 
     async def post(self, workspace: Workspace) -> int:
         """Queue today's digest unless it was already claimed (by anyone); return 1 if queued.
@@ -128,3 +160,14 @@ class DigestService:
             log.info("digest for %s on %s: all is well, nothing posted", workspace.id, plan.day)
             return 0
         return 1
+
+
+def most_urgent_first(sources: Sequence[SourceInfo]) -> list[SourceInfo]:
+    """Soonest deadline first (what stopped longest ago, then what stops soonest); names in
+    natural order ("Page 2" before "Page 10") where it ties or nothing says."""
+    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+    return sorted(sources, key=lambda s: (s.deadline or far, *_by_name(s)))
+
+
+def _by_name(source: SourceInfo) -> tuple[tuple[tuple[int, int | str], ...], str, int]:
+    return natural_key(source.name), source.network, source.id

@@ -35,6 +35,16 @@ class EventType(StrEnum):
     ESCALATED = "source.escalated"
 
 
+class HistoryEvent(StrEnum):
+    """Events kept for a source's history only: neither delivered to webhooks nor in the
+    API's feed. A token read is recorded at most once an hour per source and key, and is no
+    change in the source's life that a receiver must act on."""
+
+    TOKEN_READ = "source.token_read"  # noqa: S105 - an event name, not a secret
+
+
+HISTORY_ONLY = frozenset(str(kind) for kind in HistoryEvent)
+# What webhooks can subscribe to and the feed shows.
 EVENT_TYPES = tuple(str(kind) for kind in EventType)
 SCAN = "scan"  # the actor of what the bot does by itself
 CLI = "cli"  # the actor of what an operator does on the command line
@@ -126,7 +136,7 @@ class EventLog:
         self,
         session: AsyncSession,
         *,
-        type: EventType,
+        type: EventType | HistoryEvent,
         workspace_id: str,
         source_id: int | None,
         source_json: dict[str, Any] | None,
@@ -150,6 +160,8 @@ class EventLog:
             created_at=now,
         )
         session.add(event)
+        if event.type in HISTORY_ONLY:
+            return event
         for endpoint in await _subscribed(session, workspace_id, str(type)):
             body = {
                 "type": event.type,
@@ -235,7 +247,11 @@ class EventLog:
         """Events of a workspace after ``after``, oldest first, created no later than ``until``."""
         query = (
             select(Event)
-            .where(Event.workspace_id == workspace_id, Event.created_at <= until)
+            .where(
+                Event.workspace_id == workspace_id,
+                Event.created_at <= until,
+                Event.type.not_in(HISTORY_ONLY),
+            )
             .order_by(Event.id)
             .limit(limit)
         )
@@ -245,15 +261,44 @@ class EventLog:
 
     @staticmethod
     async def of_source(
-        session: AsyncSession, source_id: int, limit: int = 50, before: str | None = None
+        session: AsyncSession,
+        source_id: int,
+        limit: int = 50,
+        before: str | None = None,
+        after: str | None = None,
     ) -> Sequence[EventInfo]:
-        """A source's events, newest first."""
-        query = (
-            select(Event).where(Event.source_id == source_id).order_by(Event.id.desc()).limit(limit)
-        )
+        """A source's events, newest first: the newest ``limit`` older than ``before``, or
+        the oldest ``limit`` newer than ``after`` (a page back towards the present)."""
+        query = select(Event).where(Event.source_id == source_id)
+        if after:
+            query = query.where(Event.id > after).order_by(Event.id).limit(limit)
+            rows = (await session.scalars(query)).all()
+            return [EventInfo.of(event) for event in reversed(rows)]
         if before:
             query = query.where(Event.id < before)
+        query = query.order_by(Event.id.desc()).limit(limit)
         return [EventInfo.of(event) for event in (await session.scalars(query)).all()]
+
+    @staticmethod
+    async def has_since(
+        session: AsyncSession,
+        source_id: int,
+        type: EventType | HistoryEvent,
+        actor: str,
+        since: datetime,
+    ) -> bool:
+        """Whether ``actor`` has a ``type`` event on the source created after ``since``."""
+        found = await session.scalar(
+            select(Event.id)
+            .where(
+                Event.source_id == source_id,
+                Event.type == str(type),
+                Event.actor == actor,
+                Event.created_at > since,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     @staticmethod
     async def forget_before(session: AsyncSession, cutoff: datetime) -> int:

@@ -61,11 +61,17 @@ class LinkService:
         source_id: int | None = None,
         notice: OpenNotice | None = None,
         actor: str | None = None,
+        *,
+        restore_all: bool = False,
+        with_pages: bool = False,
     ) -> ConnectLink:
         """Create an attempt and return the private link that starts it.
 
         ``user_id`` is the Slack user it is for (confirmations go to them when no notice
         lists the source); ``actor`` names who asked when it is not that user (an API key).
+        ``restore_all``: reconnect every source of the network that needs a person and that
+        the login reaches (a notice's "Reconnect all"). ``with_pages``: a new connect that
+        asks the page scopes too, to offer the pages the login manages.
         """
         source = await self.sources.get(workspace_id, source_id) if source_id is not None else None
         if source_id is not None and source is None:
@@ -86,6 +92,8 @@ class LinkService:
                     actor=actor,
                     source_id=source.id if source else None,
                     notice_id=notice.id if notice else None,
+                    restore_all=restore_all,
+                    with_pages=with_pages,
                     created_at=now,
                     expires_at=expires_at,
                 )

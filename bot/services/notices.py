@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -56,6 +57,15 @@ def expiry_key(source: Source) -> str:
 
 def warning_key(days: int, expires_at: datetime) -> str:
     return f"warn{days}:{int(expires_at.timestamp())}"
+
+
+REFRESH_WARNING = "refresh"
+
+
+def refresh_warning_key(days: int, refresh_expires_at: datetime) -> str:
+    """A warning that renewal ends (the refresh token dies) within ``days``; a new refresh
+    token gets new warnings."""
+    return f"{REFRESH_WARNING}{days}:{int(refresh_expires_at.timestamp())}"
 
 
 def warning_threshold(
@@ -134,14 +144,45 @@ class NoticeService:
             # A source that renews by itself needs a person only while renewal is failing,
             # and that is said by the "renewal failing" notice below, not by its expiry.
             network = self.ctx.catalogue.get(source.network)
-            if renews_by_itself(source, network) or source.id in snoozed:
+            if renews_by_itself(source, network, now) or source.id in snoozed:
                 continue
             threshold = warning_threshold(source.expires_at, now, days)
             if threshold is not None:
                 due.append((source, warning_key(threshold, source.expires_at), threshold))
+        due.extend(await self._refresh_warnings(workspace.id, days, now))
         queued = await self._claim_per_channel(workspace, WARNING, due)
         streaks = [(s, failing_key(s.failing_since), None) for s in failing if s.failing_since]
         return queued + await self._claim_per_channel(workspace, FAILING, streaks)
+
+    async def _refresh_warnings(
+        self, workspace_id: str, days: tuple[int, ...], now: datetime
+    ) -> list[tuple[Source, str, int | None]]:
+        """Sources that renew by themselves until their refresh token dies, within the
+        warning window: renewal cannot prevent that death, only a person can."""
+        async with self.ctx.read() as session:
+            dying = (
+                await session.scalars(
+                    select(Source).where(
+                        Source.workspace_id == workspace_id,
+                        Source.status.not_in([Status.EXPIRED, Status.REVOKED]),
+                        Source.refresh_expires_at > now,
+                        Source.refresh_expires_at <= now + warning_window(days),
+                    )
+                )
+            ).all()
+            snoozed = await live_snoozes(session, [source.id for source in dying], now)
+        due: list[tuple[Source, str, int | None]] = []
+        for source in dying:
+            assert source.refresh_expires_at is not None
+            if source.id in snoozed:
+                continue
+            if not renews_by_itself(source, self.ctx.catalogue.get(source.network), now):
+                continue  # its token's own expiry is what the warnings above announce
+            threshold = warning_threshold(source.refresh_expires_at, now, days)
+            if threshold is not None:
+                key = refresh_warning_key(threshold, source.refresh_expires_at)
+                due.append((source, key, threshold))
+        return due
 
     async def _claim_per_channel(
         self, workspace: Workspace, kind: str, keyed: Sequence[tuple[Source, str, int | None]]
@@ -182,7 +223,7 @@ class NoticeService:
             if not fresh:
                 return 0
             await announce(session, workspace_id, channel, kind, [i[:2] for i in fresh], now)
-            for source, _, days in fresh:
+            for source, key, days in fresh:
                 if days is not None:
                     await record_event(
                         session,
@@ -191,8 +232,7 @@ class NoticeService:
                         source,
                         SCAN,
                         now,
-                        days=days,
-                        expires_at=source.expires_at.isoformat() if source.expires_at else None,
+                        **_expiring_payload(source, key, days),
                     )
             try:
                 await session.commit()
@@ -377,6 +417,16 @@ async def queue_update(session: AsyncSession, notice: Notice, now: datetime) -> 
         payload={"notice_id": notice.id},
         now=now,
     )
+
+
+def _expiring_payload(source: Source, key: str, days: int) -> dict[str, Any]:
+    """What a warning announced: the token's expiry, or the end of its renewal."""
+    if key.startswith(REFRESH_WARNING) and source.refresh_expires_at is not None:
+        return {"days": days, "refresh_token_expires_at": source.refresh_expires_at.isoformat()}
+    return {
+        "days": days,
+        "expires_at": source.expires_at.isoformat() if source.expires_at else None,
+    }
 
 
 def _open(notice: Notice | None) -> OpenNotice | None:

@@ -23,6 +23,7 @@ from bot.services.internal import (
     record_internal,
 )
 from bot.services.notices import NoChannel, NoticeService
+from bot.services.page_offers import forget_offers
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
@@ -120,8 +121,8 @@ class ScanService:
     async def _forget_old(self) -> None:
         """Connect attempts are useless once expired (a day of them is kept for support
         questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month;
-        Slack install states once expired; uninstalled workspaces after
-        UNINSTALL_RETENTION_DAYS."""
+        Slack install states and offers of pages to add once expired; uninstalled workspaces
+        after UNINSTALL_RETENTION_DAYS."""
         now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
             await session.execute(
@@ -129,6 +130,7 @@ class ScanService:
             )
             await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
             await forget_sent(session, now - SENT_RETENTION)
+            await forget_offers(session, now)
             naive_now = now.replace(tzinfo=None)  # slack-sdk stores naive UTC
             await session.execute(
                 delete(slack_oauth_states).where(slack_oauth_states.c.expire_at < naive_now)
@@ -168,7 +170,7 @@ class ScanService:
         now = self.ctx.clock.now()
         network = self.ctx.catalogue.get(source.network)
         label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
-        renews = renews_by_itself(source, network)
+        renews = renews_by_itself(source, network, now)
         if renews and network is not None and is_due(source, network.renew_before, now):
             result = await self.renewal.renew(source.id)
             if result.outcome is Renewed.RENEWED:
@@ -179,7 +181,14 @@ class ScanService:
                 report.transient.append(f"{label}: {result.reason}")
                 report.expiring.append(label)
             return
-        status = effective_status(source.status, source.expires_at, now, warning_days, renews)
+        status = effective_status(
+            source.status,
+            source.expires_at,
+            now,
+            warning_days,
+            renews,
+            renewal_ends_at=source.refresh_expires_at,
+        )
         if status is Status.EXPIRED and source.expires_at is not None:
             reason = expired_reason(self.ctx.catalogue.title(source.network), source.expires_at)
             if source.last_error and source.status == Status.EXPIRING:

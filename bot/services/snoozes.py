@@ -35,9 +35,11 @@ def deadline(source: Source, settings: WorkspaceSettings, renews: bool) -> datet
     if Status(source.status).needs_reconnect:
         return None
     if renews:
-        if source.failing_since is None:
-            return None
-        return source.failing_since + settings.renewal_failure_budget
+        # Its renewal gives out when the failure budget is spent or its refresh token dies.
+        ends = [source.refresh_expires_at]
+        if source.failing_since is not None:
+            ends.append(source.failing_since + settings.renewal_failure_budget)
+        return min((end for end in ends if end is not None), default=None)
     return source.expires_at
 
 

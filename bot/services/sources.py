@@ -57,6 +57,8 @@ class SourceFields(Protocol):
     def kind(self) -> str: ...
     @property
     def renewable(self) -> bool: ...
+    @property
+    def refresh_expires_at(self) -> datetime | None: ...
 
 
 # The columns a listing needs: rows of these cost a fraction of whole ORM objects, which
@@ -76,6 +78,7 @@ LISTED = (
     Source.connected_as,
     Source.kind,
     Source.renewable,
+    Source.refresh_expires_at,
 )
 
 
@@ -214,10 +217,11 @@ def source_info(
     expiring within the largest of its workspace's ``warning_days`` (``shown``: its status,
     when the database applied the rule already)."""
     network = ctx.catalogue.get(source.network)
-    renews = renews_by_itself(source, network)
+    renews = renews_by_itself(source, network, now)
     renews_at = None
     if renews and source.expires_at is not None and network is not None:
         renews_at = source.expires_at - network.renew_before
+    ends = source.refresh_expires_at if renews else None
     return SourceInfo(
         id=source.id,
         workspace_id=source.workspace_id,
@@ -226,7 +230,9 @@ def source_info(
         account_id=source.account_id,
         name=source.name,
         status=shown
-        or effective_status(source.status, source.expires_at, now, warning_days, renews),
+        or effective_status(
+            source.status, source.expires_at, now, warning_days, renews, renewal_ends_at=ends
+        ),
         expires_at=source.expires_at,
         last_error=LastError.from_json(source.last_error),
         restored_at=source.restored_at,
@@ -235,6 +241,7 @@ def source_info(
         connected_as=source.connected_as,
         kind=source.kind,
         renews_at=renews_at,
+        refresh_expires_at=source.refresh_expires_at,
     )
 
 
@@ -253,6 +260,7 @@ def source_json(info: SourceInfo) -> dict[str, Any]:
         "connected_by": info.connected_by,
         "renews_by_itself": info.renews_at is not None,
         "next_renewal_at": _iso(info.renews_at),
+        "refresh_token_expires_at": _iso(info.refresh_expires_at),
     }
 
 
@@ -284,10 +292,13 @@ async def record_event(
     )
 
 
-def renews_by_itself(source: SourceFields, network: Network | None) -> bool:
-    """Its tokens can be renewed, and the operator configured the app that renews them."""
+def renews_by_itself(source: SourceFields, network: Network | None, now: datetime) -> bool:
+    """Its tokens can be renewed at ``now``: the operator configured the app that renews
+    them, and the refresh token has not died (where the network says when it does)."""
     configured = {network.name} if network is not None and network.configured else set()
-    return status.renews_by_itself(source.renewable, source.network, configured)
+    return status.renews_by_itself(
+        source.renewable, source.network, configured, source.refresh_expires_at, now
+    )
 
 
 def add_credential(
@@ -305,6 +316,7 @@ def credential_row(ctx: Context, source_id: int, tokens: TokenSet, now: datetime
         "refresh_token": ctx.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
         "scopes": tokens.scopes,
         "expires_at": tokens.expires_at,
+        "refresh_expires_at": tokens.refresh_expires_at,
         "created_at": now,
     }
 
@@ -331,6 +343,7 @@ def mark_connected(
         source.restored_by = user_id
     source.status = Status.ACTIVE
     source.expires_at = tokens.expires_at
+    source.refresh_expires_at = tokens.refresh_expires_at if tokens.refresh_token else None
     source.renewable = bool(
         network is not None
         and tokens.expires_at is not None
@@ -409,4 +422,5 @@ def decrypt(ctx: Context, credential: Credential) -> TokenSet:
         else None,
         expires_at=credential.expires_at,
         scopes=credential.scopes,
+        refresh_expires_at=credential.refresh_expires_at,
     )

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from bot.domain import SourceInfo
 from bot.services.attempts import ConnectRefused
 from bot.services.context import Context
+from bot.services.events import HistoryEvent
 from bot.services.links import ConnectLink, LinkService
 from bot.services.notices import NoticeService
 from bot.services.renewal import RenewalResult, RenewalService, Renewed, is_due
@@ -31,6 +32,9 @@ LEASE_WAIT = 15.0
 LEASE_POLL = 0.05
 # A source's last read is written at most this often, so reads stay reads.
 READ_RECORD_INTERVAL = timedelta(minutes=1)
+# Its history gets a token read at most this often per key: who reads it shows, and a tool
+# that reads every minute does not drown the rest.
+READ_EVENT_INTERVAL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,9 @@ class TokenService:
         while True:
             async with self.ctx.read() as session:
                 source = await session.get(Source, info.id)
-            if source is None or network is None or not renews_by_itself(source, network):
-                return None
             now = self.ctx.clock.now()
+            if source is None or network is None or not renews_by_itself(source, network, now):
+                return None
             if not is_due(source, network.renew_before, now, force):
                 return None
             result = await self.renewal.renew(info.id, actor=actor, force=force)
@@ -187,3 +191,18 @@ class TokenService:
                 .where(Source.id == source.id)
                 .values(last_read_at=now, last_read_by=actor)
             )
+            events = self.ctx.events
+            since = now - READ_EVENT_INTERVAL
+            if not await events.has_since(
+                session, source.id, HistoryEvent.TOKEN_READ, actor, since
+            ):
+                await events.append(
+                    session,
+                    type=HistoryEvent.TOKEN_READ,
+                    workspace_id=source.workspace_id,
+                    source_id=source.id,
+                    source_json=None,  # never delivered: history only
+                    actor=actor,
+                    payload={},
+                    now=now,
+                )

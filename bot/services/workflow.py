@@ -165,7 +165,7 @@ class WorkflowService:
             label = escape(trouble.info.label)
             dead = trouble.info.status.needs_reconnect
             renews = renews_by_itself(
-                trouble.source, self.ctx.catalogue.get(trouble.source.network)
+                trouble.source, self.ctx.catalogue.get(trouble.source.network), now
             )
             ends = deadline(trouble.source, settings, renews)
             until = until_for(choice, now, ends, dead, settings.max_snooze_days)

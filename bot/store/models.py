@@ -107,6 +107,9 @@ class Source(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     expires_at: Mapped[datetime | None]
     renewable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the refresh token itself dies, where the network says (LinkedIn, TikTok,
+    # Pinterest): renewal cannot go past it, only a person can.
+    refresh_expires_at: Mapped[datetime | None]
     # Counts expiry episodes: each move into expired/revoked starts a new one, so a notice
     # is keyed by (source, episode) and never posted twice for the same episode.
     episode: Mapped[int] = mapped_column(Integer, default=0)
@@ -145,6 +148,7 @@ class Credential(Base):
     refresh_token: Mapped[str | None] = mapped_column(Text)  # Fernet ciphertext
     scopes: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     source: Mapped[Source] = relationship(back_populates="credentials", lazy="raise")
@@ -168,10 +172,32 @@ class ConnectAttempt(Base):
     actor: Mapped[str | None] = mapped_column(String(80))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
+    # "Reconnect all": restore every source of the network that needs a person and that the
+    # login reaches, rather than one source.
+    restore_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A new connect that also asks the network's page scopes, to offer the pages it manages.
+    with_pages: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     consumed_at: Mapped[datetime | None]
+
+
+class PageOffer(Base):
+    """Pages a new login manages that are not sources yet, offered to the person who signed
+    in until they choose (once) or the offer expires. The tokens are Fernet ciphertext."""
+
+    __tablename__ = "page_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    network: Mapped[str] = mapped_column(String(32))
+    login_name: Mapped[str] = mapped_column(String(255))
+    pages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"account_id", "name"}]
+    tokens: Mapped[str] = mapped_column(Text)  # the login's and the pages' tokens, as JSON
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class Notice(Base):
@@ -393,6 +419,7 @@ for _table in (slack_installations, slack_bots):
 slack_oauth_states.c.state.type = String(64)  # a SHA-256 hex digest of the state
 
 Index("ix_connect_attempts_expires_at", ConnectAttempt.expires_at)
+Index("ix_page_offers_expires_at", PageOffer.expires_at)
 Index("ix_events_workspace_id_id", Event.workspace_id, Event.id)
 Index("ix_events_source_id_id", Event.source_id, Event.id)
 Index("ix_events_created_at", Event.created_at)

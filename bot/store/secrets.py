@@ -31,6 +31,7 @@ class EncryptedColumns:
 ENCRYPTED: tuple[EncryptedColumns, ...] = (
     EncryptedColumns("credentials", "id", ("access_token", "refresh_token"), source="source_id"),
     EncryptedColumns("connect_attempts", "id", ("code_verifier",), source="source_id"),
+    EncryptedColumns("page_offers", "id", ("tokens",)),
     EncryptedColumns("webhook_endpoints", "id", ("secret",)),
     EncryptedColumns(
         "slack_installations",

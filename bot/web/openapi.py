@@ -126,6 +126,14 @@ def _schemas() -> dict[str, Schema]:
                             "cannot renew by itself or needs a person",
                         }
                     ),
+                    "refresh_token_expires_at": _nullable(
+                        {
+                            **TIME,
+                            "description": "when its refresh token dies, where the network "
+                            "says (LinkedIn, TikTok, Pinterest): renewal stops there and a "
+                            "person must reconnect before",
+                        }
+                    ),
                 }
             ),
             "description": "A connected account or page. Never holds a token.",

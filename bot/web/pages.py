@@ -46,11 +46,33 @@ def page_for(result: Result) -> tuple[int, str]:
             else ""
         )
         verb = "connected" if result.outcome is Outcome.CONNECTED else "reconnected"
+        more = []
+        if result.also:
+            names = ", ".join(f"<b>{escape(also.label)}</b>" for also in result.also)
+            more.append(f"The same sign-in also reconnected {names}.")
+        if result.offered:
+            more.append(
+                f"It also manages {result.offered} more that "
+                f"{'is' if result.offered == 1 else 'are'} not a source yet: choose which to "
+                "add in Slack, where I've sent you a message."
+            )
         return 200, render(
             "✅",
             f"{source.label} is {verb}",
             f"Thanks! <b>{escape(source.label)}</b> is {verb}.{until}",
+            *more,
             "You can close this tab; Slack has been told.",
+        )
+    if result.outcome is Outcome.WRONG_ACCOUNT and source is None and result.connected:
+        reaches = ", ".join(f"<b>{escape(name)}</b>" for name in result.reaches) or "none"
+        return 409, render(
+            "⚠️",
+            "That login manages none of them",
+            f"You signed in to {network} as <b>{escape(result.connected.name)}</b>, which "
+            f"reaches none of the {network} sources that need reconnecting. It manages: "
+            f"{reaches}.",
+            f"Nothing was changed. Sign out of {network} (or switch accounts), then click "
+            "<b>Reconnect all</b> in Slack again and sign in as a person who manages them.",
         )
     if result.outcome is Outcome.WRONG_ACCOUNT and source is not None and result.connected:
         signed_in = f"You signed in to {network} as <b>{escape(result.connected.name)}</b>"
