@@ -73,7 +73,7 @@ class ConnectService:
             )
         async with self.ctx.read() as session:
             pages = await for_page(session, attempt)
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
+        client = self.ctx.oauth(network, pages)
         verifier = self.ctx.cipher.decrypt(attempt.code_verifier) if attempt.code_verifier else None
         try:
             tokens = await client.exchange(params["code"], verifier, self.ctx.clock.now())

@@ -19,7 +19,6 @@ from enum import StrEnum
 from sqlalchemy import or_, update
 
 from bot.domain import LastError, Status, TokenSet
-from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
@@ -129,7 +128,7 @@ class RenewalService:
             return RenewalResult(Renewed.NOT_DUE)
         if not network.configured or not is_due(source, network.renew_before, now, force):
             return RenewalResult(Renewed.NOT_DUE)
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        client = self.ctx.oauth(network)
         try:
             tokens = await client.renew(decrypt(self.ctx, credential), now)
         except TransientError as err:

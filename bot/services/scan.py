@@ -11,7 +11,6 @@ from sqlalchemy import delete, select, update
 
 from bot.delivery.outbox import forget_sent
 from bot.domain import LastError, Status
-from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.internal import (
@@ -227,7 +226,7 @@ class ScanService:
             credential = await current_credential(session, source.id)
         if credential is None:
             raise CredentialRejected(f"{network.title} connection has no stored token")
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        client = self.ctx.oauth(network)
         try:
             await client.identity(decrypt(self.ctx, credential).access_token)
         except TransientError as err:
