@@ -67,6 +67,7 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
             notices.render_for_delivery,
             ctx.db,
             ctx.outbox,
+            ctx.metrics,
             ctx.settings.slack_channel_interval,
         )
     )
