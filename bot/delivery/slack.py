@@ -141,6 +141,9 @@ class SlackSender:
             return rows
         return and_(rows, OutboxMessage.workspace_id == scope)
 
+    async def retrying(self, row: Claimed, error: DeliveryError) -> None:
+        """Nothing to add: the gateway counted the failed call, the dispatcher logged it."""
+
     async def gave_up(self, row: Claimed, error: DeliveryError) -> None:
         log.warning(
             "Slack %s for workspace %s to %s given up: %s",

@@ -72,7 +72,9 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         )
     )
     webhooks = WebhookService(ctx, workspaces)
-    webhook_sender = WebhookSender(webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds)
+    webhook_sender = WebhookSender(
+        webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds, ctx.metrics
+    )
     dispatcher.add(webhook_sender)
     return Services(
         ctx=ctx,
