@@ -22,6 +22,7 @@ from bot.domain import LastError, Status, TokenSet
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
+from bot.services.measured import counts_renewals
 from bot.services.sources import (
     add_credential,
     current_credential,
@@ -85,6 +86,7 @@ class RenewalService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @counts_renewals
     async def renew(
         self, source_id: int, *, actor: str = SCAN, force: bool = False
     ) -> RenewalResult:

@@ -21,6 +21,7 @@ from bot.services.internal import (
     internal_reason,
     record_internal,
 )
+from bot.services.measured import times_scans
 from bot.services.notices import NoChannel, NoticeService
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
@@ -81,6 +82,7 @@ class ScanService:
         self.notices = notices
         self.renewal = renewal
 
+    @times_scans
     async def run(self) -> ScanReport:
         """One scan of every workspace; safe to run concurrently with another."""
         report = ScanReport()
