@@ -110,6 +110,7 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
     doorbell = Doorbell()
     writer, reader = session_factories(engine, after_outbox_commit=doorbell.ring)
     cipher = cipher_for(settings)
+    metrics = Metrics()
     clients: SlackClients
     if settings.install_mode:
         assert settings.slack_client_id and settings.slack_client_secret
@@ -124,9 +125,10 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
             db=writer,
             read=reader,
             clock=clock,
+            metrics=metrics,
         )
     else:
-        clients = SlackClients(SlackGateway(slack_client(settings, retries=False)), reader)
+        clients = SlackClients(SlackGateway(slack_client(settings, retries=False), metrics), reader)
     ctx = Context(
         settings=settings,
         clock=clock,
@@ -134,11 +136,11 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
         read=reader,
         cipher=cipher,
         catalogue=load_catalogue(settings),
-        slack=SlackGateway(slack_client(settings)),
+        slack=SlackGateway(slack_client(settings), metrics),
         slack_clients=clients,
         events=EventLog(),
         outbox=Outbox(writer, reader, clock),
-        metrics=Metrics(),
+        metrics=metrics,
     )
     return build_services(ctx, doorbell)
 

@@ -50,7 +50,8 @@ class Metrics:
         )
         self.webhook_deliveries = Counter(
             "sources_bot_webhook_deliveries",
-            "Webhook delivery attempts by outcome (delivered, retrying, failed)",
+            "Webhook delivery tries by outcome: delivered, retrying (failed, tried again "
+            "later), failed (failed for good: given up, endpoint disabled or removed)",
             ["outcome"],
             registry=r,
         )

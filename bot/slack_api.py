@@ -2,7 +2,8 @@
 
 Every failure (Slack's ``ok: false``, an HTTP error, a connection that fails, a timeout) comes
 out as :class:`SlackUnavailable`, which says whether trying again can help (``permanent``) and
-how long Slack asked us to wait (``retry_after``).
+how long Slack asked us to wait (``retry_after``). Each failed call is counted once, by its
+``reason``, in ``sources_bot_slack_api_errors``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.blocks import Message
 from bot.domain import UserGroup
+from bot.metrics import Metrics
 from bot.store.models import Workspace
 
 # Reasons of our own, beside Slack's error codes: the workspace can get no client.
@@ -107,10 +109,18 @@ class BotToken:
 
 
 class SlackGateway:
-    """One bot token's client."""
+    """One bot token's client; every call that fails is counted in ``metrics``."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
         self.client = client
+        self.metrics = metrics
+
+    async def _call(self, request: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+        try:
+            return await _answer(request)
+        except SlackUnavailable as err:
+            self.metrics.slack_errors.labels(error=err.reason).inc()
+            raise
 
     async def post(
         self,
@@ -126,7 +136,7 @@ class SlackGateway:
             if delivery_key
             else None
         )
-        response = await _call(
+        response = await self._call(
             self.client.chat_postMessage(
                 channel=channel,
                 text=message.text,
@@ -139,30 +149,30 @@ class SlackGateway:
         return str(response["ts"])
 
     async def update(self, channel: str, ts: str, message: Message) -> None:
-        await _call(
+        await self._call(
             self.client.chat_update(
                 channel=channel, ts=ts, text=message.text, blocks=message.blocks
             )
         )
 
     async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        await _call(self.client.views_publish(user_id=user_id, view=view))
+        await self._call(self.client.views_publish(user_id=user_id, view=view))
 
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
-        await _call(self.client.views_open(trigger_id=trigger_id, view=view))
+        await self._call(self.client.views_open(trigger_id=trigger_id, view=view))
 
     async def update_modal(self, view_id: str, view: dict[str, Any]) -> None:
         """Replace an open modal's content (a click inside it: another page, say)."""
-        await _call(self.client.views_update(view_id=view_id, view=view))
+        await self._call(self.client.views_update(view_id=view_id, view=view))
 
     async def team(self) -> tuple[str, str | None]:
         """The bot token's workspace: (team id, team name)."""
-        response = await _call(self.client.auth_test())
+        response = await self._call(self.client.auth_test())
         return str(response["team_id"]), response.get("team")
 
     async def whoami(self) -> BotToken:
         """The bot behind this client's token (auth.test)."""
-        response = await _call(self.client.auth_test())
+        response = await self._call(self.client.auth_test())
         return BotToken(
             token=str(self.client.token),
             bot_id=response.get("bot_id"),
@@ -172,7 +182,7 @@ class SlackGateway:
         )
 
     async def user(self, user_id: str) -> SlackUser:
-        response = await _call(self.client.users_info(user=user_id))
+        response = await self._call(self.client.users_info(user=user_id))
         user: dict[str, Any] = response["user"]
         admin = any(user.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))
         return SlackUser(id=str(user["id"]), admin=admin, tz=user.get("tz"))
@@ -184,7 +194,7 @@ class SlackGateway:
         cursor: str | None = None
         seen = 0
         while seen < limit:
-            response = await _call(self.client.users_list(cursor=cursor, limit=200))
+            response = await self._call(self.client.users_list(cursor=cursor, limit=200))
             members: list[dict[str, Any]] = response.get("members", [])
             seen += len(members)
             for user in members:
@@ -200,12 +210,12 @@ class SlackGateway:
         return [user_id for _, user_id in sorted(found)]
 
     async def group_members(self, group_id: str) -> list[str]:
-        response = await _call(self.client.usergroups_users_list(usergroup=group_id))
+        response = await self._call(self.client.usergroups_users_list(usergroup=group_id))
         members: list[str] = response.get("users", [])
         return [str(member) for member in members]
 
     async def user_groups(self) -> list[UserGroup]:
-        response = await _call(self.client.usergroups_list())
+        response = await self._call(self.client.usergroups_list())
         groups: list[dict[str, Any]] = response.get("usergroups", [])
         return [
             UserGroup(id=str(group["id"]), handle=str(group.get("handle", "")), name=group["name"])
@@ -214,7 +224,7 @@ class SlackGateway:
         ]
 
     async def channel(self, channel_id: str) -> Channel:
-        response = await _call(self.client.conversations_info(channel=channel_id))
+        response = await self._call(self.client.conversations_info(channel=channel_id))
         channel = response["channel"]
         return Channel(
             id=str(channel["id"]),
@@ -224,7 +234,7 @@ class SlackGateway:
         )
 
     async def join(self, channel_id: str) -> None:
-        await _call(self.client.conversations_join(channel=channel_id))
+        await self._call(self.client.conversations_join(channel=channel_id))
 
 
 # The rate scope of a token every workspace shares.
@@ -282,7 +292,8 @@ class SlackClients:
         return ALL_WORKSPACES
 
 
-async def _call(request: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+async def _answer(request: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+    """The call's answer, or :class:`SlackUnavailable` saying what its failure means."""
     try:
         return await request
     except SlackApiError as err:

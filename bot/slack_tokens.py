@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.slack_api import (
     NOT_INSTALLED,
     PERMANENT_ERRORS,
@@ -62,6 +63,7 @@ class InstalledClients(SlackClients):
         db: async_sessionmaker[AsyncSession],
         read: async_sessionmaker[AsyncSession],
         clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self.store = store
         self.rotator = rotator
@@ -69,6 +71,7 @@ class InstalledClients(SlackClients):
         self.db = db
         self.read = read
         self.clock = clock
+        self.metrics = metrics
 
     def rate_scope(self, workspace_id: str) -> str:
         """Each workspace has its own token, so its own rate limits."""
@@ -81,7 +84,7 @@ class InstalledClients(SlackClients):
         bot = await self.bot_token(workspace.enterprise_id, workspace.id, workspace.org_install)
         if bot is None:
             raise SlackUnavailable(NOT_INSTALLED, permanent=True)
-        return SlackGateway(self.make_client(bot.token))
+        return SlackGateway(self.make_client(bot.token), self.metrics)
 
     async def bot_token(
         self, enterprise_id: str | None, team_id: str | None, org_install: bool

@@ -18,6 +18,7 @@ from conftest import CHANNEL, TEAM, Harness, bot_env, running_bot
 from fakes.oauth_provider import FakeOAuthProvider
 from fakes.slack_api import FakeSlack
 from fakes.webhook_receiver import WebhookReceiver
+from test_metrics import counted, scrape
 
 from bot.clock import FrozenClock
 from bot.delivery.webhooks import WEBHOOK_RETRIES
@@ -419,3 +420,24 @@ async def test_bad_requests_are_refused_with_a_reason(
     with pytest.raises(AdminError):
         await check(hooked)
     assert len(await hooked.services.webhooks.endpoints()) == 1
+
+
+async def test_each_try_is_counted_once_by_outcome_on_metrics(
+    hooked: Harness, receiver: WebhookReceiver
+) -> None:
+    receiver.answer(500, times=1)
+    await append_event(hooked, EventType.EXPIRED, None)
+    await hooked.drain()  # fails; tried again in 5 s
+    hooked.clock.advance(timedelta(seconds=5))
+    await hooked.drain()  # delivered
+    receiver.answer(410)
+    await append_event(hooked, EventType.REVOKED, None)
+    await hooked.drain()  # 410 Gone: the endpoint is disabled, the delivery failed for good
+
+    outcomes = counted(await scrape(hooked), "sources_bot_webhook_deliveries")
+    assert outcomes == {
+        (("outcome", "retrying"),): 1,
+        (("outcome", "delivered"),): 1,
+        (("outcome", "failed"),): 1,
+    }
+    assert sum(outcomes.values()) == len(receiver.requests) == 3

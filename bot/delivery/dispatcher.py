@@ -88,6 +88,10 @@ class Sender(Protocol):
         raise DeliveryError or NotReady otherwise."""
         ...
 
+    async def retrying(self, row: Claimed, error: DeliveryError) -> None:
+        """The try failed and the row will be tried again (already rescheduled)."""
+        ...
+
     async def gave_up(self, row: Claimed, error: DeliveryError) -> None:
         """The row failed for good (already recorded as failed)."""
         ...
@@ -301,6 +305,7 @@ class Dispatcher:
             )
             await self.outbox.retry_later(row, err.reason, at)
             report.retrying += 1
+            await sender.retrying(row, err)
             return
         log.warning("delivery %s (%s) failed for good: %s", row.id, row.kind, err.reason)
         await self.outbox.fail(row, err.reason)
@@ -328,6 +333,7 @@ class Dispatcher:
         if self._held_until is None or until > self._held_until:
             self._held_until = until
         report.retrying += 1
+        await sender.retrying(row, err)
 
     # --- the background loop in `serve` -----------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Each row is sent with its workspace's own token. What a notice says is rendered when it is
 sent, from the database as it is then, so a notice posted late already shows what was
-restored meanwhile.
+restored meanwhile. Each row delivered is counted by its kind (``notice``, ``notice_update``,
+``reply``, ``message``, ``digest``) in ``sources_bot_slack_sent``; a failed call is counted by
+the gateway (:class:`bot.slack_api.SlackGateway`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.delivery import outbox
 from bot.delivery.dispatcher import DeliveryError, RetrySchedule
 from bot.delivery.outbox import Candidate, Claimed, Outbox
 from bot.delivery.pacing import Pacer
+from bot.metrics import Metrics
 from bot.slack_api import ALL_WORKSPACES, SlackClients, SlackGateway, SlackUnavailable
 from bot.store.models import DigestRun, Notice, OutboxMessage
 
@@ -78,12 +81,14 @@ class SlackSender:
         render_notice: NoticeRenderer,
         db: async_sessionmaker[AsyncSession],
         box: Outbox,
+        metrics: Metrics,
         channel_interval: float = 1.0,
     ) -> None:
         self.clients = clients
         self.render_notice = render_notice
         self.db = db
         self.outbox = box
+        self.metrics = metrics
         self.pacer: Pacer | None = Pacer(channel_interval) if channel_interval > 0 else None
 
     def lane(self, row: Candidate) -> str | None:
@@ -123,6 +128,7 @@ class SlackSender:
                 retry_after=err.retry_after,
                 held=held,
             ) from err
+        self.metrics.slack_sent.labels(kind=row.kind.removeprefix("slack.")).inc()
 
     def _behind_same_limit(self, row: Claimed) -> ColumnElement[bool]:
         """The rows a rate limit on ``row``'s send holds too: the same method, with the same
@@ -134,6 +140,9 @@ class SlackSender:
         if scope == ALL_WORKSPACES:
             return rows
         return and_(rows, OutboxMessage.workspace_id == scope)
+
+    async def retrying(self, row: Claimed, error: DeliveryError) -> None:
+        """Nothing to add: the gateway counted the failed call, the dispatcher logged it."""
 
     async def gave_up(self, row: Claimed, error: DeliveryError) -> None:
         log.warning(

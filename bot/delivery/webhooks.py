@@ -5,7 +5,9 @@ can drop what it already processed; ``webhook-timestamp`` is the time of the try
 ``webhook-signature`` is signed with the endpoint's secret by the ``standardwebhooks``
 package. What an attempt means for its endpoint (a failing streak, disabling it) is decided
 by the :class:`WebhookBook` given to the sender (the webhook service); the sender only
-speaks HTTP and records what happened.
+speaks HTTP and records what happened. Each try ends counted once in
+``sources_bot_webhook_deliveries``: ``delivered``, ``retrying`` (it failed and the dispatcher
+will try again) or ``failed`` (the delivery failed for good).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bot.delivery import outbox
 from bot.delivery.dispatcher import DeliveryError, RetrySchedule
 from bot.delivery.outbox import Candidate, Claimed
 from bot.delivery.pacing import Pacer
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +118,12 @@ class WebhookSender:
     def lane(self, row: Candidate) -> str | None:
         return None
 
-    def __init__(self, book: WebhookBook, clock: Clock, timeout_seconds: float) -> None:
+    def __init__(
+        self, book: WebhookBook, clock: Clock, timeout_seconds: float, metrics: Metrics
+    ) -> None:
         self.book = book
         self.clock = clock
+        self.metrics = metrics
         self.timeout = timeout_seconds
         # Redirects are not followed: a receiver that moved must be updated by a person.
         self.http = httpx2.AsyncClient(
@@ -139,13 +145,18 @@ class WebhookSender:
         attempt, retry_after = await self._post(endpoint, str(row.payload["event_id"]), body)
         if attempt.ok:
             await self.book.succeeded(row, attempt)
+            self.metrics.webhook_deliveries.labels(outcome="delivered").inc()
             return
         disabled = await self.book.failed(row, attempt)
         if disabled is not None:
             raise DeliveryError(f"the endpoint was disabled: {disabled}", permanent=True)
         raise DeliveryError(attempt.reason, retry_after=retry_after)
 
+    async def retrying(self, row: Claimed, error: DeliveryError) -> None:
+        self.metrics.webhook_deliveries.labels(outcome="retrying").inc()
+
     async def gave_up(self, row: Claimed, error: DeliveryError) -> None:
+        self.metrics.webhook_deliveries.labels(outcome="failed").inc()
         log.warning(
             "webhook delivery %s of event %s to endpoint %s given up: %s",
             row.id,

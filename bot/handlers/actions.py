@@ -79,7 +79,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     ) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        slack = SlackGateway(client)
+        slack = SlackGateway(client, services.ctx.metrics)
         try:
             problem = await services.settings.set_notify_channel(
                 team_id, user_id, action["selected_conversation"], slack
@@ -94,7 +94,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        slack = SlackGateway(client)
+        slack = SlackGateway(client, services.ctx.metrics)
         try:
             view = await services.settings.modal(body["team"]["id"], body["user"]["id"], slack)
         except NotAllowed as refused:
@@ -113,7 +113,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
             await deliver(body, respond, client, short(str(refused)))
             return
         await services.home.retry_deliveries(team_id, user_id)
-        await services.home.publish(team_id, user_id, SlackGateway(client))
+        await services.home.publish(team_id, user_id, SlackGateway(client, services.ctx.metrics))
 
     async def deliver(
         body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, message: Message
@@ -128,7 +128,9 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 blocks=message.blocks,
             )
         else:
-            await SlackGateway(client).open_modal(body["trigger_id"], as_modal(message))
+            await SlackGateway(client, services.ctx.metrics).open_modal(
+                body["trigger_id"], as_modal(message)
+            )
 
     app.action(ids.RECONNECT_SOURCE)(limit.after_ack(reconnect))
     app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(limit.after_ack(connect_network))

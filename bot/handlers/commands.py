@@ -70,7 +70,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         parsed = parse(command.get("text", ""), services.ctx.catalogue.names())
         team_id, user_id = command["team_id"], command["user_id"]
         if parsed.kind == "settings":  # a modal, opened with the command's trigger
-            slack = SlackGateway(client)
+            slack = SlackGateway(client, services.ctx.metrics)
             try:
                 view = await services.settings.modal(team_id, user_id, slack)
             except NotAllowed as refused:
@@ -79,7 +79,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 await slack.open_modal(command["trigger_id"], view)
                 return
         elif parsed.kind == "history":  # a modal too, when the text names one source
-            slack = SlackGateway(client)
+            slack = SlackGateway(client, services.ctx.metrics)
             shown = await history_command(
                 services, slack, team_id, user_id, parsed.arg, command["trigger_id"]
             )

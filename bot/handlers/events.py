@@ -23,7 +23,9 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         # The same event fires for the Messages tab, which has nothing to render.
         if event.get("tab") != "home" or context.team_id is None:
             return
-        await services.home.publish(context.team_id, event["user"], SlackGateway(client))
+        await services.home.publish(
+            context.team_id, event["user"], SlackGateway(client, services.ctx.metrics)
+        )
 
     # An uninstall is recorded before Slack gets its 200 (in listener middleware, which Bolt
     # runs before it acks): if recording fails, Slack sends the event again; if the process

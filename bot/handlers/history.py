@@ -70,7 +70,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     ) -> None:
         await ack()
         value = str(action.get("value", ""))
-        slack = SlackGateway(client)
+        slack = SlackGateway(client, services.ctx.metrics)
         team_id, user_id = body["team"]["id"], body["user"]["id"]
         problem = (
             await open_history(services, slack, team_id, user_id, int(value), body["trigger_id"])
@@ -102,7 +102,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
             if page is not None
             else as_modal(short(GONE))
         )
-        await SlackGateway(client).update_modal(view["id"], shown)
+        await SlackGateway(client, services.ctx.metrics).update_modal(view["id"], shown)
 
     app.action(ids.SOURCE_HISTORY)(limit.after_ack(history_button))
     app.action(ids.HISTORY_OLDER)(limit.after_ack(turn_page))

@@ -51,7 +51,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
             message = short(str(refused))
         else:
             message = connect_link(link.url, link.network.title, link.minutes, every=True)
-        await tell(body, respond, SlackGateway(client), message)
+        await tell(body, respond, SlackGateway(client, services.ctx.metrics), message)
 
     async def choose_pages(
         ack: AsyncAck,
@@ -62,7 +62,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     ) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        slack = SlackGateway(client)
+        slack = SlackGateway(client, services.ctx.metrics)
         try:
             await services.roles.require(team_id, user_id, Action.CONNECT)
             choice = await services.offers.choice(team_id, user_id, offer_id(action.get("value")))

@@ -24,7 +24,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         # Slack shows field errors only in the answer to the submission itself, so the checks
         # (channels included) run before the ack; they are a few quick calls.
         team_id, user_id = view.get("team_id") or body["team"]["id"], body["user"]["id"]
-        slack = SlackGateway(client)
+        slack = SlackGateway(client, services.ctx.metrics)
         try:
             errors = await services.settings.submit(
                 team_id, user_id, form_values(view["state"]["values"]), slack

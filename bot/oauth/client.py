@@ -1,22 +1,26 @@
 """The bot's side of a network's OAuth: authorization URL, code exchange, renewal, identity.
 
 authlib does the protocol; :func:`bot.oauth.errors.check_response` reads every answer, so
-each call either returns domain values or raises one of the bot's error kinds.
+each call either returns domain values or raises one of the bot's error kinds. Every call that
+asks the network and fails is counted once, by network and kind (``transient``, ``rejected``),
+in ``sources_bot_network_api_errors``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from bot.domain import Identity, Page, TokenSet
+from bot.metrics import Metrics
 from bot.networks import Network
 from bot.networks.catalogue import Renewal
 from bot.oauth import quirks
@@ -24,14 +28,38 @@ from bot.oauth.errors import CredentialRejected, NetworkError, TransientError, c
 
 TIMEOUT = httpx2.Timeout(10.0)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _counted(
+    call: Callable[Concatenate[OAuthClient, P], Awaitable[R]],
+) -> Callable[Concatenate[OAuthClient, P], Awaitable[R]]:
+    """A call that asks the network: its failure is counted by network and kind."""
+
+    @functools.wraps(call)
+    async def counted(self: OAuthClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await call(self, *args, **kwargs)
+        except NetworkError as err:
+            kind = "rejected" if isinstance(err, CredentialRejected) else "transient"
+            self.metrics.network_errors.labels(network=self.network.name, kind=kind).inc()
+            raise
+
+    return counted
+
 
 class OAuthClient:
-    """OAuth calls for one network; a fresh HTTP client per call keeps no state between them."""
+    """OAuth calls for one network; a fresh HTTP client per call keeps no state between them.
+    The services build theirs with :meth:`bot.services.context.Context.oauth`."""
 
-    def __init__(self, network: Network, redirect_uri: str, pages: bool = False) -> None:
+    def __init__(
+        self, network: Network, redirect_uri: str, pages: bool = False, *, metrics: Metrics
+    ) -> None:
         self.network = network
         self.redirect_uri = redirect_uri
         self.pages_scope = pages
+        self.metrics = metrics
 
     def _oauth(self) -> AsyncOAuth2Client:
         network = self.network
@@ -76,6 +104,7 @@ class OAuthClient:
             url = quirks.tiktok_authorize_url(url)
         return str(url)
 
+    @_counted
     async def exchange(self, code: str, code_verifier: str | None, now: datetime) -> TokenSet:
         """Trade an authorization code for tokens (long-lived ones where the network has them)."""
         # Facebook's token endpoint is a GET that takes the secret in its query string.
@@ -105,9 +134,17 @@ class OAuthClient:
     async def renew(self, current: TokenSet, now: datetime) -> TokenSet:
         """New tokens without a person. The refresh token that comes back is kept; the old one
         only when none came back."""
+        # Refused without asking the network: not one of the network's errors.
+        if self.network.renewal is Renewal.NONE:
+            raise CredentialRejected(f"{self.network.title} connections cannot be renewed")
+        if self.network.renewal is Renewal.REFRESH_TOKEN and not current.refresh_token:
+            raise CredentialRejected(f"{self.network.title}: no refresh token to renew with")
+        return await self._renew(current, now)
+
+    @_counted
+    async def _renew(self, current: TokenSet, now: datetime) -> TokenSet:
         if self.network.renewal is Renewal.REFRESH_TOKEN:
-            if not current.refresh_token:
-                raise CredentialRejected(f"{self.network.title}: no refresh token to renew with")
+            assert current.refresh_token
             token = await self._grant(
                 lambda client: client.refresh_token(
                     self.network.token_url,
@@ -122,7 +159,7 @@ class OAuthClient:
             async with self._http() as http:
                 token = await quirks.instagram_refresh(http, self.network, current.access_token)
         else:
-            raise CredentialRejected(f"{self.network.title} connections cannot be renewed")
+            raise AssertionError(self.network.renewal)  # renew() refused Renewal.NONE
         renewed = self._token_set(token, now)
         if renewed.refresh_token is None and current.refresh_token is not None:
             renewed = replace(
@@ -132,6 +169,7 @@ class OAuthClient:
             )
         return renewed
 
+    @_counted
     async def identity(self, access_token: str) -> Identity:
         """Who the token belongs to; CredentialRejected when the network refuses the token."""
         async with self._http() as http:
@@ -149,6 +187,7 @@ class OAuthClient:
             ) from err
         return Identity(account_id=str(account_id), name=str(name or account_id))
 
+    @_counted
     async def pages(self, access_token: str) -> list[Page]:
         """The pages, organizations or channels this token reaches."""
         lister = quirks.PAGE_LISTERS.get(self.network.name)

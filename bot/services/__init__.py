@@ -72,11 +72,14 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
             notices.render_for_delivery,
             ctx.db,
             ctx.outbox,
+            ctx.metrics,
             ctx.settings.slack_channel_interval,
         )
     )
     webhooks = WebhookService(ctx, workspaces)
-    webhook_sender = WebhookSender(webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds)
+    webhook_sender = WebhookSender(
+        webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds, ctx.metrics
+    )
     dispatcher.add(webhook_sender)
     return Services(
         ctx=ctx,

@@ -26,7 +26,6 @@ from bot.blocks.notice import (
 from bot.delivery import outbox
 from bot.domain import Identity, SourceInfo, TokenSet
 from bot.networks import Network
-from bot.oauth.client import OAuthClient
 from bot.oauth.errors import NetworkError
 from bot.oauth.secrets import digest, matches
 from bot.services.attempts import ConnectRefused, Outcome, Result, configured_network, for_page
@@ -89,7 +88,7 @@ class ConnectService:
             )
         async with self.ctx.read() as session:
             pages = await for_page(session, attempt)
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
+        client = self.ctx.oauth(network, pages)
         verifier = self.ctx.cipher.decrypt(attempt.code_verifier) if attempt.code_verifier else None
         try:
             tokens = await client.exchange(params["code"], verifier, self.ctx.clock.now())

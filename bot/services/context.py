@@ -12,7 +12,8 @@ from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.delivery.outbox import Outbox
 from bot.metrics import Metrics
-from bot.networks import Catalogue
+from bot.networks import Catalogue, Network
+from bot.oauth.client import OAuthClient
 from bot.services.events import EventLog
 from bot.slack_api import SlackClients, SlackGateway
 
@@ -33,3 +34,10 @@ class Context:
     events: EventLog
     outbox: Outbox
     metrics: Metrics
+
+    def oauth(self, network: Network, pages: bool = False) -> OAuthClient:
+        """``network``'s OAuth client, on the bot's redirect URI for it; the client counts
+        its failures in :attr:`metrics`."""
+        return OAuthClient(
+            network, self.settings.redirect_uri(network.name), pages, metrics=self.metrics
+        )

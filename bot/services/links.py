@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 from bot.blocks.texts import SOURCE_GONE
 from bot.domain import SourceInfo
 from bot.networks import Network
-from bot.oauth.client import OAuthClient
 from bot.oauth.secrets import digest, new_code_verifier, new_secret
 from bot.services.attempts import (
     LINK_LIFETIME,
@@ -138,5 +137,5 @@ class LinkService:
             )
             if not claimed.rowcount:  # type: ignore[attr-defined]
                 raise LinkProblem(Result(Outcome.LINK_USED, title))
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name), pages)
+        client = self.ctx.oauth(network, pages)
         return client.authorization_url(state, verifier), browser

@@ -19,10 +19,10 @@ from enum import StrEnum
 from sqlalchemy import or_, update
 
 from bot.domain import LastError, Status, TokenSet
-from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
+from bot.services.measured import counts_renewals
 from bot.services.sources import (
     add_credential,
     current_credential,
@@ -86,6 +86,7 @@ class RenewalService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @counts_renewals
     async def renew(
         self, source_id: int, *, actor: str = SCAN, force: bool = False
     ) -> RenewalResult:
@@ -129,7 +130,7 @@ class RenewalService:
             return RenewalResult(Renewed.NOT_DUE)
         if not network.configured or not is_due(source, network.renew_before, now, force):
             return RenewalResult(Renewed.NOT_DUE)
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        client = self.ctx.oauth(network)
         try:
             tokens = await client.renew(decrypt(self.ctx, credential), now)
         except TransientError as err:

@@ -11,7 +11,6 @@ from sqlalchemy import delete, select, update
 
 from bot.delivery.outbox import forget_sent
 from bot.domain import LastError, Status
-from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services.context import Context
 from bot.services.internal import (
@@ -22,6 +21,7 @@ from bot.services.internal import (
     internal_reason,
     record_internal,
 )
+from bot.services.measured import times_scans
 from bot.services.notices import NoChannel, NoticeService
 from bot.services.page_offers import forget_offers
 from bot.services.renewal import RenewalService, Renewed, expire, is_due
@@ -83,6 +83,7 @@ class ScanService:
         self.notices = notices
         self.renewal = renewal
 
+    @times_scans
     async def run(self) -> ScanReport:
         """One scan of every workspace; safe to run concurrently with another."""
         report = ScanReport()
@@ -236,7 +237,7 @@ class ScanService:
             credential = await current_credential(session, source.id)
         if credential is None:
             raise CredentialRejected(f"{network.title} connection has no stored token")
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        client = self.ctx.oauth(network)
         try:
             await client.identity(decrypt(self.ctx, credential).access_token)
         except TransientError as err:

@@ -156,7 +156,8 @@ def install_flow(services: Services, clients: InstalledClients, engine: AsyncEng
         installation = args.installation
         assert installation.bot_token is not None
         gateway = SlackGateway(
-            AsyncWebClient(token=installation.bot_token, base_url=settings.slack_api_url)
+            AsyncWebClient(token=installation.bot_token, base_url=settings.slack_api_url),
+            ctx.metrics,
         )
         await services.installs.installed(
             Installed(

@@ -15,7 +15,6 @@ from starlette.routing import Mount
 from bot.demo.clock import OffsetClock
 from bot.demo.network import ACCOUNTS, DemoNetwork
 from bot.demo.server import Running
-from bot.oauth.client import OAuthClient
 
 REDIRECT = "http://localhost/oauth/callback/linkedin"
 VERIFIER = "v" * 50
@@ -159,7 +158,7 @@ async def test_the_bots_linkedin_code_reads_the_demo_network(demo: Running) -> N
     network = bot.services.ctx.catalogue["linkedin"]
     assert network.configured and "/demo/network/" in network.token_url
     sam = demo.demo.network.mint(ACCOUNTS["sam"], demo.demo.clock.now() + timedelta(days=1))
-    client = OAuthClient(network, bot.settings.redirect_uri("linkedin"), pages=True)
+    client = bot.services.ctx.oauth(network, pages=True)
     assert (await client.identity(sam)).name == "Sam Rivera"
     assert [(p.account_id, p.name) for p in await client.pages(sam)] == [
         ("2001", "Acme Careers"),
