@@ -286,18 +286,7 @@ class Interactions:
                     "type": element.get("type"),
                     **selection(element, value),
                 }
-        return {
-            **view.view,
-            "id": view.id,
-            "team_id": TEAM_ID,
-            "app_id": APP_ID,
-            "bot_id": BOT_ID,
-            "hash": view.hash,
-            "state": {"values": state},
-            "root_view_id": view.id,
-            "previous_view_id": None,
-            "app_installed_team_id": TEAM_ID,
-        }
+        return view.as_slack_sends(state)
 
     async def submit(self, view_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Submit a modal; returns what the sandbox should do (close, errors or update)."""

@@ -71,6 +71,21 @@ class View:
     user: str
     hash: str = field(default_factory=lambda: secrets.token_hex(8))
 
+    def as_slack_sends(self, state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The view object as Slack's API answers and interaction payloads carry it."""
+        return {
+            **self.view,
+            "id": self.id,
+            "team_id": TEAM_ID,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "hash": self.hash,
+            "state": {"values": state or {}},
+            "root_view_id": self.id,
+            "previous_view_id": None,
+            "app_installed_team_id": TEAM_ID,
+        }
+
 
 class Workspace:
     """The sandbox's Slack state. See module docstring."""
@@ -303,19 +318,6 @@ class Workspace:
         permalink = f"https://{TEAM_DOMAIN}.slack.com/archives/{message.channel}/p{message.ts}"
         return {"ok": True, "channel": message.channel, "permalink": permalink}
 
-    def _stored(self, view: View) -> dict[str, Any]:
-        return {
-            **view.view,
-            "id": view.id,
-            "team_id": TEAM_ID,
-            "app_id": APP_ID,
-            "bot_id": BOT_ID,
-            "hash": view.hash,
-            "state": {"values": {}},
-            "root_view_id": view.id,
-            "app_installed_team_id": TEAM_ID,
-        }
-
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args.get("user_id", ""))
         view = args.get("view")
@@ -324,7 +326,7 @@ class Workspace:
         current = self.home.get(user)
         stored = View(current.id if current else f"VH{next(self._ids):06d}", view, user)
         self.home[user] = stored
-        return {"ok": True, "view": self._stored(stored)}
+        return {"ok": True, "view": stored.as_slack_sends()}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
@@ -332,7 +334,7 @@ class Workspace:
             return {"ok": False, "error": "invalid_arguments"}
         stored = View(f"VM{next(self._ids):06d}", view, ME)
         self.modals.append(stored)
-        return {"ok": True, "view": self._stored(stored)}
+        return {"ok": True, "view": stored.as_slack_sends()}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
@@ -346,7 +348,7 @@ class Workspace:
             return {"ok": False, "error": "not_found"}
         target.view = view
         target.hash = secrets.token_hex(8)
-        return {"ok": True, "view": self._stored(target)}
+        return {"ok": True, "view": target.as_slack_sends()}
 
     def _conversation(self, channel: str) -> dict[str, Any]:
         if channel == DM:
