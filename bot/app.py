@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -29,10 +30,12 @@ from bot.delivery.dispatcher import Doorbell
 from bot.delivery.outbox import Outbox
 from bot.handlers.limit import WorkLimit
 from bot.networks import load_catalogue
+from bot.oauth.transport import SharedTransport
 from bot.scheduler import create_scheduler
 from bot.services import Services, build_services
 from bot.services.context import Context
 from bot.services.events import EventLog
+from bot.services.leases import ClockLeases, LeaseClock, database_leases
 from bot.slack_api import SlackClients, SlackGateway
 from bot.store import migrate
 from bot.store.db import create_engine, pool_size, session_factories
@@ -40,6 +43,11 @@ from bot.web import api, health
 from bot.web import connect as connect_routes
 
 log = logging.getLogger(__name__)
+
+
+# How long shutdown waits for work under way: listeners after their ack, the scan's renewals
+# and checks, the outbox's deliveries.
+SHUTDOWN_GRACE = 10.0
 
 
 @dataclass
@@ -52,6 +60,7 @@ class Bot:
     bolt: AsyncApp
     asgi: Starlette
     scheduler_enabled: bool
+    work_limit: WorkLimit
     scheduler: AsyncIOScheduler | None = field(default=None, init=False)
 
     async def start(self) -> None:
@@ -61,11 +70,19 @@ class Bot:
             self.scheduler = create_scheduler(self.services)
             self.scheduler.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking work, let the work under way finish for up to ``grace`` seconds, give
+        back the leases not used (sources and outbox rows), and close."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
-        await self.services.dispatcher.stop()
+        listeners = asyncio.ensure_future(self.work_limit.wait_idle(grace))
+        await asyncio.gather(
+            self.services.scan.stop(grace),
+            self.services.dispatcher.stop(grace),
+        )
+        if not await listeners:
+            log.warning("shutdown: listeners still at work after %s s are cut short", grace)
         await self.services.aclose()
         await self.engine.dispose()
 
@@ -84,7 +101,11 @@ def slack_client(settings: Settings, retries: bool = True) -> AsyncWebClient:
     return client
 
 
-def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Services:
+def create_services(
+    settings: Settings, engine: AsyncEngine, clock: Clock, leases: LeaseClock | None = None
+) -> Services:
+    """The services on ``engine``; leases are timed by ``clock`` unless ``leases`` is given
+    (production passes :func:`database_leases`)."""
     doorbell = Doorbell()
     writer, reader = session_factories(engine, after_outbox_commit=doorbell.ring)
     ctx = Context(
@@ -98,6 +119,8 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
         slack_clients=SlackClients(SlackGateway(slack_client(settings, retries=False))),
         events=EventLog(),
         outbox=Outbox(writer, reader, clock),
+        leases=leases or ClockLeases(clock),
+        network_transport=SharedTransport(),
     )
     return build_services(ctx, doorbell)
 
@@ -107,16 +130,22 @@ def create_app(
     *,
     clock: Clock | None = None,
     scheduler: bool = True,
+    leases: LeaseClock | None = None,
 ) -> Bot:
     """Build the whole bot from ``settings``; nothing is created at import time."""
     settings.require_slack()
     engine = create_engine(settings.database_url, settings.database_pool_size)
-    services = create_services(settings, engine, clock or SystemClock())
+    # A given clock (tests, dry runs) times leases too, so moving it past a lease ends it;
+    # otherwise the database's clock does, which replicas with skewed clocks agree on.
+    if leases is None:
+        leases = ClockLeases(clock) if clock is not None else database_leases(engine)
+    services = create_services(settings, engine, clock or SystemClock(), leases)
     bolt = AsyncApp(
         client=services.ctx.slack.client,
         signing_secret=settings.slack_signing_secret,
     )
-    handlers.register(bolt, services, WorkLimit(pool_size(engine)))
+    work_limit = WorkLimit(pool_size(engine))
+    handlers.register(bolt, services, work_limit)
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
@@ -141,5 +170,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    bot = Bot(settings, engine, services, bolt, asgi, scheduler)
+    bot = Bot(settings, engine, services, bolt, asgi, scheduler, work_limit)
     return bot

@@ -116,6 +116,7 @@ def serve(settings: Settings, host: str, port: int | None, no_scheduler: bool) -
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import create_services
     from bot.clock import SystemClock
+    from bot.services.leases import database_leases
     from bot.store.db import create_engine
 
     engine = create_engine(settings.database_url, settings.database_pool_size)
@@ -125,7 +126,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "db":
             print("database is up to date")
             return 0
-        services = create_services(settings, engine, SystemClock())
+        services = create_services(settings, engine, SystemClock(), database_leases(engine))
         if args.command != "keys":  # which prints its own counts
             await _warn_secrets(services)
         subcommand = getattr(args, f"{args.command.replace('-', '_')}_command", None)
@@ -263,7 +264,17 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _scan(services: Services, args: argparse.Namespace) -> int:
-    report = await services.scan.run()
+    from bot.services.internal import database_failed
+    from bot.store.db import describe_error
+
+    try:
+        report = await services.scan.run()
+    except Exception as err:
+        if not database_failed(err):
+            raise
+        where = describe_error(err, services.ctx.settings.database_url)
+        print(f"sources-bot: the scan stopped, the database failed: {where}", file=sys.stderr)
+        return 1
     print(report.summary())
     delivered = _delivered(await services.dispatcher.drain())
     return await _delivery(services, no_channel=bool(report.no_channel)) or delivered

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_POOL_SIZE = 1000
+MAX_NETWORK_CONCURRENCY = 100
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,7 @@ class Settings:
     event_retention: timedelta = timedelta(days=365)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
+    network_concurrency: int = 8  # renewals and health checks in flight per network
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +104,12 @@ class Settings:
         webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
         if not 0 < webhook_timeout <= 60:
             raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
+        network_concurrency = _int(get("NETWORK_CONCURRENCY"), "NETWORK_CONCURRENCY", 8)
+        if not 1 <= network_concurrency <= MAX_NETWORK_CONCURRENCY:
+            raise ConfigError(
+                "NETWORK_CONCURRENCY must be a number of requests from 1 to "
+                f"{MAX_NETWORK_CONCURRENCY}"
+            )
         digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
         if not 0 <= digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
@@ -163,6 +171,7 @@ class Settings:
             event_retention=timedelta(days=retention_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
+            network_concurrency=network_concurrency,
             networks=networks,
         )
 

@@ -115,6 +115,8 @@ class Dispatcher:
         self._stopping = False
         self._rounds = 0  # rounds under way in this process
         self._idle = asyncio.Condition()
+        self._waiting: dict[int, Claimed] = {}  # claimed rows not yet handed to a sender
+        self._shutting_down = False  # within stop(): rows not begun are given back
 
     def add(self, sender: Sender) -> None:
         for kind in sender.kinds:
@@ -150,7 +152,12 @@ class Dispatcher:
 
     async def _deliver(self, row: Claimed, report: DrainReport) -> None:
         sender = self.senders[row.kind]
+        self._waiting[row.id] = row
         async with self._limit:
+            del self._waiting[row.id]
+            if self._shutting_down:  # give the row back untried, for the next process
+                await self.outbox.release([row])
+                return
             try:
                 await sender.deliver(row)
             except NotReady as wait:
@@ -197,14 +204,27 @@ class Dispatcher:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
-    async def stop(self) -> None:
-        """Finish the round under way (bounded by the senders' timeouts), then stop."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking rows; finish the deliveries under way, for at most ``grace`` seconds
+        (None: as long as the senders' timeouts), then cancel them. Rows claimed and not
+        begun are given back; a row cancelled midway keeps its lease until it runs out, as
+        whether it reached its receiver is unknown."""
         self._stopping = True
+        self._shutting_down = True
         self.doorbell.ring()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        try:
+            if self._task is not None:
+                done, _ = await asyncio.wait([self._task], timeout=grace)
+                if not done:
+                    self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                self._task = None
+            if self._waiting:
+                await self.outbox.release(list(self._waiting.values()))
+                self._waiting.clear()
+        finally:
+            self._shutting_down = False
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -12,7 +12,9 @@ from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.delivery.outbox import Outbox
 from bot.networks import Catalogue
+from bot.oauth.transport import SharedTransport
 from bot.services.events import EventLog
+from bot.services.leases import LeaseClock
 from bot.slack_api import SlackClients, SlackGateway
 
 
@@ -28,3 +30,5 @@ class Context:
     slack_clients: SlackClients  # per workspace, for the outbox's sends (the outbox retries)
     events: EventLog
     outbox: Outbox
+    leases: LeaseClock  # times leases: the database's clock in production (see leases.py)
+    network_transport: SharedTransport  # the networks' connections, shared by every call

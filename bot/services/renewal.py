@@ -1,28 +1,33 @@
 """Renewing a source's tokens without a person, at most once at a time.
 
-A renewal claims the source with a lease (a conditional UPDATE, so it works the same on
-SQLite and PostgreSQL and across replicas), re-reads the stored tokens, asks the network,
-and commits the new tokens in the same transaction that releases the lease. A refresh token
-is therefore never sent twice by two scans. If the process dies between the network's answer
-and the commit, the lease runs out and the next scan tries again; a spent single-use refresh
-token then fails for good and the source is marked expired with a reason that says so.
+A renewal holds the source's lease: the scan's claim (:mod:`bot.services.scan`), or one taken
+here with a conditional UPDATE (the API's token endpoint), so it works the same on SQLite and
+PostgreSQL and across replicas. Lease times are the lease clock's (the database's in
+production: :mod:`bot.services.leases`). It re-reads the stored tokens, asks the network, and
+commits the new tokens in the same transaction that releases the lease. A refresh token is
+therefore never sent twice by two scans. If the process dies between the network's answer and
+the commit, the lease runs out and the next scan tries again; a spent single-use refresh token
+then fails for good and the source is marked expired with a reason that says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from bot.domain import LastError, Status, TokenSet
 from bot.oauth.client import OAuthClient
-from bot.oauth.errors import CredentialRejected, TransientError
+from bot.oauth.errors import CredentialRejected, NetworkError, TransientError
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
+from bot.services.pacing import NetworkPacer
 from bot.services.sources import (
     add_credential,
     current_credential,
@@ -53,9 +58,32 @@ class Renewed(StrEnum):
 class RenewalResult:
     outcome: Renewed
     reason: str = ""
+    error: NetworkError | None = None  # the network's answer, when it failed
 
 
-def is_due(source: Source, renew_before: timedelta, now: datetime, force: bool = False) -> bool:
+@dataclass(frozen=True)
+class Lease:
+    """A lease the caller already holds on the source (the scan's claim): its owner, and
+    whether the claim took over a lease that had run out (an earlier renewal interrupted)."""
+
+    owner: str
+    stale: bool = False
+
+
+class Renewable(Protocol):
+    """What :func:`is_due` reads: a Source, or a row of the scan's columns."""
+
+    @property
+    def renewable(self) -> bool: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+def is_due(source: Renewable, renew_before: timedelta, now: datetime, force: bool = False) -> bool:
     """Renewable, inside its renewal window (or ``force``), and past any backoff."""
     if not source.renewable or source.expires_at is None:
         return False
@@ -85,38 +113,55 @@ class RenewalService:
         self.ctx = ctx
 
     async def renew(
-        self, source_id: int, *, actor: str = SCAN, force: bool = False
+        self,
+        source_id: int,
+        *,
+        actor: str = SCAN,
+        force: bool = False,
+        lease: Lease | None = None,
+        pacer: NetworkPacer | None = None,
     ) -> RenewalResult:
-        """Renew if due (or ``force``); ``actor`` is who asked, for the event log."""
-        now = self.ctx.clock.now()
+        """Renew if due (or ``force``); ``actor`` is who asked, for the event log.
+
+        With ``lease`` the caller holds the source's lease and gives it back itself (a
+        renewal that succeeds gives it back in its commit); without, one is taken here.
+        ``pacer`` paces the network call (and may raise :class:`Paused` before it).
+        """
+        if lease is not None:
+            return await self._renew_claimed(source_id, lease, actor, force, pacer)
         owner = str(uuid.uuid4())
-        stale = await self._claim(source_id, owner, now)
+        stale = await self._claim(source_id, owner)
         if stale is None:
             return RenewalResult(Renewed.HELD)
         try:
-            return await self._renew_claimed(source_id, owner, stale, actor, force)
+            return await self._renew_claimed(source_id, Lease(owner, stale), actor, force, pacer)
         finally:
             await self._release(source_id, owner)
 
-    async def _claim(self, source_id: int, owner: str, now: datetime) -> bool | None:
+    async def _claim(self, source_id: int, owner: str) -> bool | None:
         """Take the lease; None when another holds it, else whether a dead one was taken over."""
+        leases = self.ctx.leases
         async with self.ctx.db.begin() as session:
-            source = await session.get(Source, source_id)
-            if source is None:
-                return None
-            stale = source.lease_until is not None
+            lease_until = await session.scalar(
+                select(Source.lease_until).where(Source.id == source_id)
+            )
             result = await session.execute(
                 update(Source)
                 .where(
                     Source.id == source_id,
-                    or_(Source.lease_until.is_(None), Source.lease_until < now),
+                    or_(Source.lease_until.is_(None), Source.lease_until < leases.now()),
                 )
-                .values(lease_owner=owner, lease_until=now + LEASE)
+                .values(lease_owner=owner, lease_until=leases.after(LEASE))
             )
-            return stale if result.rowcount else None  # type: ignore[attr-defined]
+            return lease_until is not None if result.rowcount else None  # type: ignore[attr-defined]
 
     async def _renew_claimed(
-        self, source_id: int, owner: str, stale: bool, actor: str, force: bool
+        self,
+        source_id: int,
+        lease: Lease,
+        actor: str,
+        force: bool,
+        pacer: NetworkPacer | None,
     ) -> RenewalResult:
         now = self.ctx.clock.now()
         async with self.ctx.read() as session:  # re-read: another scan may have just renewed it
@@ -127,23 +172,30 @@ class RenewalService:
             return RenewalResult(Renewed.NOT_DUE)
         if not network.configured or not is_due(source, network.renew_before, now, force):
             return RenewalResult(Renewed.NOT_DUE)
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
+        client = OAuthClient(
+            network,
+            self.ctx.settings.redirect_uri(network.name),
+            transport=self.ctx.network_transport,
+        )
+        current = decrypt(self.ctx, credential)
+        paced = pacer.call(network.name) if pacer else contextlib.nullcontext()
         try:
-            tokens = await client.renew(decrypt(self.ctx, credential), now)
+            async with paced:
+                tokens = await client.renew(current, now)
         except TransientError as err:
             if await self._transient(source, err, now, actor):
-                return RenewalResult(Renewed.FINAL, err.reason)
-            return RenewalResult(Renewed.TRANSIENT, err.reason)
+                return RenewalResult(Renewed.FINAL, err.reason, err)
+            return RenewalResult(Renewed.TRANSIENT, err.reason, err)
         except CredentialRejected as err:
             reason = err.reason
-            if stale:
+            if lease.stale:
                 reason += " (an earlier renewal was interrupted)"
             await expire(self.ctx, source.id, reason, now, revoked=err.revoked, actor=actor)
-            return RenewalResult(Renewed.FINAL, reason)
+            return RenewalResult(Renewed.FINAL, reason, err)
         async with self.ctx.db.begin() as session:
             fresh = await session.get(Source, source_id)
             assert fresh is not None
-            if fresh.lease_owner != owner:  # our lease ran out and someone else took over
+            if fresh.lease_owner != lease.owner:  # our lease ran out and someone else took over
                 log.warning(
                     "renewal of source %s lost its lease; its answer is discarded", source_id
                 )
@@ -164,8 +216,9 @@ class RenewalService:
         """Record a passing failure; True when the failures outlasted the budget and the
         source was expired instead."""
         failing_since = source.failing_since or now
-        if now - failing_since > self.ctx.settings.renewal_failure_budget:
-            hours = int(self.ctx.settings.renewal_failure_budget.total_seconds() // 3600)
+        budget = self._failure_budget(source)
+        if now - failing_since > budget:
+            hours = int(budget.total_seconds() // 3600)
             reason = f"{err.reason}; renewal kept failing for {hours} hours"
             return await expire(self.ctx, source.id, reason, now, actor=actor)
         failures = source.failures + 1
@@ -197,6 +250,10 @@ class RenewalService:
             "renewal of source %s failed (%s); next try at %s", source.id, err.reason, retry_at
         )
         return False
+
+    def _failure_budget(self, source: Source) -> timedelta:
+        """How long passing failures may last before the source is expired."""
+        return self.ctx.settings.renewal_failure_budget
 
     async def _release(self, source_id: int, owner: str) -> None:
         async with self.ctx.db.begin() as session:

@@ -1,33 +1,75 @@
-"""The scan: renew what is due, find what died, warn ahead, and say each thing once."""
+"""The scan: renew what is due, find what died, warn ahead, and say each thing once.
+
+How one scan goes, with memory flat in the number of sources:
+
+1. **Walk.** Sources worth a look are read in batches of :data:`BATCH` in id order, only the
+   columns the decisions need. SQL leaves out those with nothing to do (active, far from
+   their expiry and renewal window, on a known network), so a scan that finds nothing new
+   reads little. Each row is then judged in Python by the same rules as everywhere
+   (:func:`is_due`, :func:`effective_status`).
+2. **Lanes.** What needs doing goes to its network's lane (work without a network call to
+   a local one). Each lane has a few workers; a worker claims one source just before
+   working on it (:mod:`bot.services.claims`: a lease and the round's mark, with ``FOR
+   UPDATE SKIP LOCKED`` on PostgreSQL), so replicas scanning at once split the work source
+   by source, and none renews, checks or expires a source another took. Calls run at most
+   NETWORK_CONCURRENCY per network, and a network that answers 429 or hangs is paused
+   (:mod:`bot.services.pacing`); lanes never wait for each other. The walk goes on
+   meanwhile, with at most :data:`MAX_OUTSTANDING` sources queued or in progress (a slow
+   network with a long queue can fill that room and slow the walk; a paused one empties its
+   queue at once).
+4. **Health checks.** Every live token is shown to its network's identity endpoint about once
+   a day: at most :data:`HEALTH_CHECKS_PER_NETWORK` per network per scan (per replica), the
+   never checked first, then the longest unchecked.
+5. **Notices**, only for workspaces with news (:mod:`bot.services.news`, and what this scan
+   changed); the notice service's claims make each announcement once.
+
+Rounds: the scheduler's scans share a round named after the five minutes they start in, by
+the lease clock (the database's in production), so what one replica claimed in a round the
+others skip. A scan run by hand (``sources-bot scan``, tests) is a round of its own.
+
+A bug or a broken row stops that source only (:mod:`bot.services.internal`). A database
+error stops the scan: the work under way finishes, the leases not used are given back, and
+the error is raised; the next scan starts over. :meth:`ScanService.stop` (shutdown) does the
+same, and after its grace period cancels what is still waiting on a network, keeping the
+leases of renewals that may have reached it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, update
 
 from bot.delivery.outbox import forget_sent
 from bot.domain import LastError, Status
+from bot.networks import Network
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
+from bot.services import claims, news
 from bot.services.context import Context
 from bot.services.internal import (
     INTERNAL,
-    NOT_ISOLATED,
     UnknownNetwork,
     clear_internal,
+    database_failed,
     internal_reason,
     record_internal,
 )
 from bot.services.notices import NoChannel, NoticeService
-from bot.services.renewal import RenewalService, Renewed, expire, is_due
+from bot.services.pacing import NetworkPacer, Paused
+from bot.services.renewal import Lease, RenewalService, Renewed, expire, is_due
 from bot.services.sources import current_credential, decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
-from bot.store.models import ConnectAttempt, Source
+from bot.store.models import ConnectAttempt, Source, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +79,39 @@ HEALTH_CHECK_INTERVAL = timedelta(hours=24)
 HEALTH_CHECKS_PER_NETWORK = 25
 ATTEMPT_RETENTION = timedelta(days=1)
 SENT_RETENTION = timedelta(days=30)
+BATCH = 500  # sources read per query
+MAX_OUTSTANDING = 1000  # claimed sources in progress at once, per scan
+NAMES_KEPT = 100  # names a report keeps per list; its counts go on
+ROUND = timedelta(minutes=5)  # the scheduler's scans of one round start in the same slot
+STOP_CANCEL_WAIT = 5.0  # seconds for cancelled work to give its leases back at shutdown
+LOCAL = ""  # the lane of work without a network call (status changes, expiries, errors)
+LOCAL_WORKERS = 4
+# Workers per network lane, per unit of NETWORK_CONCURRENCY: more workers than calls, so a
+# call starts while another worker is in the database before or after its own.
+WORKERS_PER_CALL = 2
+SHUTTING_DOWN = "the bot is shutting down"
+
+LIVE = Source.status.not_in([Status.EXPIRED, Status.REVOKED])
+# What the scan's decisions read of a source (whole ORM objects would cost several times more).
+SCANNED = (
+    Source.id,
+    Source.workspace_id,
+    Source.network,
+    Source.name,
+    Source.status,
+    Source.expires_at,
+    Source.renewable,
+    Source.next_attempt_at,
+    Source.last_error,
+    Source.checked_at,
+)
 
 
 @dataclass
 class ScanReport:
+    """What one scan did. The lists name at most :data:`NAMES_KEPT` sources each; ``counts``
+    has how many there were."""
+
     checked: int = 0
     renewed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
@@ -50,23 +121,82 @@ class ScanReport:
     no_channel: list[str] = field(default_factory=list)  # workspaces with news and no channel
     notices_queued: int = 0
     warnings_queued: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, name: str) -> None:
+        """Count ``name`` under ``kind`` (``renewed``, ``expired``, ...), naming it if there is
+        room."""
+        self.counts[kind] += 1
+        names: list[str] = getattr(self, kind)
+        if len(names) < NAMES_KEPT:
+            names.append(name)
+
+    def count(self, kind: str) -> int:
+        return max(self.counts[kind], len(getattr(self, kind)))
 
     def summary(self) -> str:
-        def named(items: list[str], sep: str = ", ") -> str:
-            return f"{len(items)}" + (f" ({sep.join(items)})" if items else "")
+        def named(kind: str, sep: str = ", ") -> str:
+            names: list[str] = getattr(self, kind)
+            total = self.count(kind)
+            if not names:
+                return f"{total}"
+            more = f"{sep}and {total - len(names)} more" if total > len(names) else ""
+            return f"{total} ({sep.join(names)}{more})"
 
         return "\n".join(
             [
                 f"checked: {self.checked} source(s)",
-                f"renewed: {named(self.renewed)}",
-                f"expired: {named(self.expired)}",
-                f"expiring soon: {len(self.expiring)}",
+                f"renewed: {named('renewed')}",
+                f"expired: {named('expired')}",
+                f"expiring soon: {self.count('expiring')}",
                 f"notices: {self.notices_queued}",
                 f"warnings: {self.warnings_queued}",
-                f"transient failures: {named(self.transient, '; ')}",
-                f"internal errors: {named(self.internal, '; ')}",
+                f"transient failures: {named('transient', '; ')}",
+                f"internal errors: {named('internal', '; ')}",
             ]
         )
+
+
+@dataclass
+class Plan:
+    """What to do with one source in this scan (decided from its row, done under a claim)."""
+
+    row: Any
+    renew: bool = False
+    expire: str | None = None  # the reason, when it expired by the clock
+    health: bool = False
+    status: Status | None = None  # what its status is by the clock
+    error: Exception | None = None  # deciding failed: the source gets an internal error
+
+    @property
+    def needs_claim(self) -> bool:
+        changes = self.status is not None and self.status != self.row.status
+        return bool(
+            self.renew or self.expire or self.health or changes or self.error or _internal(self.row)
+        )
+
+
+class _Run:
+    """The state of one scan."""
+
+    def __init__(self, ctx: Context, round_: str) -> None:
+        self.round = round_
+        self.owner = str(uuid.uuid4())
+        self.now = ctx.clock.now()
+        self.report = ScanReport()
+        self.pacer = NetworkPacer(ctx.settings.network_concurrency)
+        self.health_checks: Counter[str] = Counter()
+        self.health_queued: set[int] = set()  # at most the checks' cap per network
+        self.news: set[str] = set()  # workspaces with something to announce
+        self.lanes: dict[str, asyncio.Queue[Plan | None]] = {}
+        self.workers: dict[str, list[asyncio.Task[None]]] = {}
+        self.room = asyncio.Semaphore(MAX_OUTSTANDING)
+        self.error: BaseException | None = None  # the database failed: the scan stops
+        self.done = asyncio.Event()
+
+    def fail(self, err: BaseException) -> None:
+        if self.error is None:
+            self.error = err
 
 
 class ScanService:
@@ -81,35 +211,427 @@ class ScanService:
         self.workspaces = workspaces
         self.notices = notices
         self.renewal = renewal
+        self._runs: set[_Run] = set()
+        self._stopping = False
 
-    async def run(self) -> ScanReport:
-        """One scan of every workspace; safe to run concurrently with another."""
-        report = ScanReport()
-        async with self.ctx.read() as session:
-            live = (
-                await session.scalars(
-                    select(Source)
-                    .where(Source.status.not_in([Status.EXPIRED, Status.REVOKED]))
-                    .order_by(Source.checked_at.is_not(None), Source.checked_at, Source.id)
-                )
-            ).all()
-        health_checks: Counter[str] = Counter()
-        for source in live:
-            report.checked += 1
-            await self._check_alone(source, report, health_checks)
-        for workspace in await self.workspaces.all():
+    # --- the settings a scan reads per workspace (one place each) -----------------------------
+
+    def _warning_days(self, workspace_id: str) -> tuple[int, ...]:
+        """The workspace's warning thresholds, in days."""
+        return self.ctx.settings.expiry_warning_days
+
+    def _widest_warning(self) -> timedelta:
+        """The widest warning window of any workspace: the walk reads sources inside it."""
+        return timedelta(days=max(self.ctx.settings.expiry_warning_days, default=0))
+
+    # --- a scan -----------------------------------------------------------------------------
+
+    async def run(self, round_: str | None = None) -> ScanReport:
+        """One scan of every workspace; safe beside another, in this process or a replica.
+
+        ``round_`` names a round shared with other replicas (the scheduler's); without it
+        the scan is a round of its own and looks at everything.
+        """
+        run = _Run(self.ctx, round_ or f"run:{uuid.uuid4().hex}")
+        self._runs.add(run)
+        if self._stopping:
+            run.pacer.stop(SHUTTING_DOWN)
+        try:
             try:
-                report.notices_queued += await self.notices.post_pending(workspace)
-                report.warnings_queued += await self.notices.post_warnings(workspace)
-            except NoChannel:
-                report.no_channel.append(workspace.id)
-            except NOT_ISOLATED:
+                run.report.checked = await self._live()
+                await self._walk(run)
+                await self._health_checks(run)
+            except asyncio.CancelledError:
+                self._cancel(run)
                 raise
             except Exception as err:
+                if not database_failed(err):
+                    raise
+                run.fail(err)
+            finally:  # the work under way ends, and gives its leases back
+                await self._settle(run)
+            if run.error is not None:
+                log.error("scan stopped: the database failed (%s)", type(run.error).__name__)
+                raise run.error
+            if not self._stopping:
+                await self._announce(run)
+                await self._forget_old()
+            return run.report
+        finally:
+            self._runs.discard(run)
+            run.done.set()
+
+    async def run_scheduled(self) -> ScanReport:
+        """The scheduler's scan: in the round of the five minutes it starts in."""
+        async with self.ctx.read() as session:
+            now = await self.ctx.leases.read(session)
+        return await self.run(round_name(now))
+
+    async def stop(self, grace: float) -> None:
+        """Shutdown: start nothing new, let the work under way finish for up to ``grace``
+        seconds, then cancel it; leases not used are given back."""
+        self._stopping = True
+        runs = list(self._runs)
+        if not runs:
+            return
+        for run in runs:
+            run.pacer.stop(SHUTTING_DOWN)
+        waiting = [asyncio.ensure_future(run.done.wait()) for run in runs]
+        _, late = await asyncio.wait(waiting, timeout=grace)
+        if late:
+            for run in runs:
+                self._cancel(run)
+            await asyncio.wait(late, timeout=STOP_CANCEL_WAIT)
+        for future in waiting:
+            future.cancel()
+
+    def _cancel(self, run: _Run) -> None:
+        """Cancel the workers (each gives back what it holds) and empty the lanes."""
+        for workers in run.workers.values():
+            for task in workers:
+                task.cancel()
+        for lane in run.lanes.values():
+            while not lane.empty():
+                if lane.get_nowait() is not None:
+                    run.room.release()
+
+    async def _live(self) -> int:
+        """How many sources are live: the ones this scan covers, most of them by SQL alone."""
+        async with self.ctx.read() as session:
+            return int(await session.scalar(select(func.count()).where(LIVE)) or 0)
+
+    def _halted(self, run: _Run) -> bool:
+        return self._stopping or run.error is not None
+
+    # --- 1. the walk ----------------------------------------------------------------------
+
+    def _worth_a_look(self, now: datetime) -> Any:
+        """SQL for the live sources the scan may have something to do with (a superset)."""
+        # A renewable source renews by itself when its network's app is configured.
+        renewing = [n for n in self.ctx.catalogue if n.configured]
+        not_renewing = [n.name for n in self.ctx.catalogue if not n.configured]
+        return or_(
+            # inside a renewal window (whether due, with backoff, is decided in Python)
+            and_(
+                Source.renewable.is_(True),
+                or_(
+                    false(),
+                    *(
+                        and_(Source.network == n.name, Source.expires_at <= now + n.renew_before)
+                        for n in renewing
+                    ),
+                ),
+            ),
+            # expired by the clock, or inside a warning window, without a renewal to wait for
+            and_(
+                or_(Source.renewable.is_(False), Source.network.in_(not_renewing)),
+                Source.expires_at <= now + self._widest_warning(),
+            ),
+            Source.status != Status.ACTIVE,
+            Source.network.not_in([n.name for n in self.ctx.catalogue]),
+        )
+
+    async def _walk(self, run: _Run) -> None:
+        after = 0
+        worth_a_look = self._worth_a_look(run.now)
+        while not self._halted(run):
+            async with self.ctx.read() as session:
+                rows = (
+                    await session.execute(
+                        select(*SCANNED)
+                        .where(Source.id > after, LIVE, worth_a_look)
+                        .order_by(Source.id)
+                        .limit(BATCH)
+                    )
+                ).all()
+            if not rows:
+                return
+            after = rows[-1].id
+            run.news |= await news.unwarned(self.ctx, rows, run.now, self._warning_days)
+            await self._queue(run, [self._plan(run, row) for row in rows])
+
+    def _plan(self, run: _Run, row: Any) -> Plan:
+        """Decide what ``row`` needs; whatever breaks here is that source's internal error."""
+        try:
+            network = self.ctx.catalogue.get(row.network)
+            if network is None:
+                raise UnknownNetwork(row.network)
+            return self._decide(run, row, network)
+        except Exception as err:
+            return Plan(row, error=err)
+
+    def _decide(self, run: _Run, row: Any, network: Network) -> Plan:
+        now = run.now
+        renews = renews_by_itself(row, network)
+        if renews and is_due(row, network.renew_before, now):
+            return Plan(row, renew=True)
+        status = effective_status(
+            row.status, row.expires_at, now, self._warning_days(row.workspace_id), renews
+        )
+        if status is Status.EXPIRED and row.expires_at is not None:
+            reason = expired_reason(network.title, row.expires_at)
+            if row.last_error and row.status == Status.EXPIRING:
+                reason += f" ({row.last_error['reason']})"
+            return Plan(row, expire=reason)
+        # A renewable source whose token ran out waits for its renewal, not for a check
+        # that could only fail with the expired token.
+        token_ran_out = row.expires_at is not None and row.expires_at <= now
+        health = not (renews and token_ran_out) and self._health_due(run, row, network)
+        plan = Plan(row, health=health, status=status)
+        if status is Status.EXPIRING and not plan.health:
+            run.report.add("expiring", _label(self.ctx, row))
+        return plan
+
+    def _health_due(self, run: _Run, row: Any, network: Network) -> bool:
+        if not network.configured:
+            return False
+        if row.checked_at is not None and run.now - row.checked_at < HEALTH_CHECK_INTERVAL:
+            return False
+        if run.health_checks[row.network] >= HEALTH_CHECKS_PER_NETWORK:
+            return False
+        run.health_checks[row.network] += 1
+        return True
+
+    async def _queue(self, run: _Run, plans: Sequence[Plan]) -> None:
+        """Put the plans that need work in their lanes (waiting for room first)."""
+        for plan in plans:
+            if not plan.needs_claim:
+                continue
+            await run.room.acquire()
+            if plan.health:
+                run.health_queued.add(plan.row.id)
+            networked = plan.renew or plan.health
+            self._lane(run, plan.row.network if networked else LOCAL).put_nowait(plan)
+
+    def _lane(self, run: _Run, key: str) -> asyncio.Queue[Plan | None]:
+        lane = run.lanes.get(key)
+        if lane is None:
+            lane = run.lanes[key] = asyncio.Queue()
+            count = LOCAL_WORKERS if key == LOCAL else WORKERS_PER_CALL * run.pacer.concurrency
+            run.workers[key] = [
+                asyncio.create_task(self._work(run, lane), name=f"scan-{key or 'local'}")
+                for _ in range(count)
+            ]
+        return lane
+
+    async def _work(self, run: _Run, lane: asyncio.Queue[Plan | None]) -> None:
+        """A lane's worker: claim the next source, work on it, until the lane is closed."""
+        while (plan := await lane.get()) is not None:
+            try:
+                if self._halted(run):
+                    continue
+                claimed = await claims.claim(self.ctx, [plan.row.id], run.owner, run.round)
+                if plan.row.id not in claimed:  # another scan has it
+                    if plan.health:
+                        run.health_checks[plan.row.network] -= 1
+                    continue
+                await self._visit(run, plan, claimed[plan.row.id])
+            except Exception as err:
+                if database_failed(err):
+                    run.fail(err)
+                else:  # a bug in the claim: this source waits for the next scan
+                    log.exception("scan: claiming source %s failed", plan.row.id)
+            finally:
+                run.room.release()
+
+    # --- 3. the work on one source --------------------------------------------------------
+
+    async def _visit(self, run: _Run, plan: Plan, stale: bool) -> None:
+        """Do ``plan`` under the scan's claim, then give the lease back."""
+        row = plan.row
+        keep_lease = False  # True once given back, or when it must run out by itself
+        try:
+            if self._halted(run):
+                return
+            keep_lease = await self._do(run, plan, stale)
+        except asyncio.CancelledError:
+            # A renewal that may have reached the network keeps its lease until it runs
+            # out: a single-use refresh token must not be sent again meanwhile.
+            keep_lease = plan.renew and asyncio.current_task() in run.pacer.on_the_wire
+            raise
+        except Paused as paused:
+            run.report.add(
+                "transient", f"{_label(self.ctx, row)}: not tried in this scan ({paused.reason})"
+            )
+        except Exception as err:
+            if database_failed(err):
+                run.fail(err)
+                return
+            log.exception("scan: checking source %s failed", row.id)
+            reason = internal_reason(err)
+            run.report.add("internal", f"source {row.id} ({row.name}): {reason}")
+            await self._quietly(record_internal(self.ctx, row.id, row.last_error, reason))
+        else:
+            if _internal(row):
+                await self._quietly(clear_internal(self.ctx, row.id))
+        finally:
+            if not keep_lease:
+                await self._quietly(claims.release(self.ctx, [row.id], run.owner))
+
+    async def _quietly(self, work: Any) -> None:
+        """Bookkeeping after the work: a database failure here is logged, not raised (the
+        lease runs out by itself)."""
+        try:
+            await work
+        except Exception:
+            log.exception("scan: bookkeeping failed")
+
+    async def _do(self, run: _Run, plan: Plan, stale: bool) -> bool:
+        """Do the plan; True when the lease was given back on the way (a renewal's commit)."""
+        row = plan.row
+        if plan.error is not None:
+            raise plan.error
+        label = _label(self.ctx, row)
+        if plan.renew:
+            return await self._renew(run, row, label, stale)
+        if plan.expire is not None:
+            if await expire(self.ctx, row.id, plan.expire, run.now):
+                run.report.add("expired", label)
+                run.news.add(row.workspace_id)
+            return False
+        if plan.health:
+            try:
+                await self._health_check(run, row)
+            except CredentialRejected as err:
+                if await expire(self.ctx, row.id, err.reason, run.now, revoked=err.revoked):
+                    run.report.add("expired", label)
+                    run.news.add(row.workspace_id)
+                return False
+            except TransientError as err:
+                run.report.add("transient", f"{label}: {err.reason}")
+            if plan.status is Status.EXPIRING:
+                run.report.add("expiring", label)
+        if plan.status is not None and plan.status != row.status:
+            async with self.ctx.db.begin() as session:
+                await session.execute(
+                    update(Source)
+                    .where(Source.id == row.id, Source.status == row.status)
+                    .values(status=plan.status, status_changed_at=run.now)
+                )
+            run.news.add(row.workspace_id)
+        return False
+
+    async def _renew(self, run: _Run, row: Any, label: str, stale: bool) -> bool:
+        result = await self.renewal.renew(row.id, lease=Lease(run.owner, stale), pacer=run.pacer)
+        if result.outcome is Renewed.RENEWED:
+            run.report.add("renewed", label)
+            return True
+        if result.outcome is Renewed.FINAL:
+            run.report.add("expired", label)
+            run.news.add(row.workspace_id)
+        elif result.outcome is Renewed.TRANSIENT:
+            run.report.add("transient", f"{label}: {result.reason}")
+            run.report.add("expiring", label)
+            run.news.add(row.workspace_id)
+        return False
+
+    async def _health_check(self, run: _Run, row: Any) -> None:
+        network = self.ctx.catalogue.get(row.network)
+        assert network is not None
+        async with self.ctx.read() as session:
+            credential = await current_credential(session, row.id)
+        if credential is None:
+            raise CredentialRejected(f"{network.title} connection has no stored token")
+        client = OAuthClient(
+            network,
+            self.ctx.settings.redirect_uri(network.name),
+            transport=self.ctx.network_transport,
+        )
+        access_token = decrypt(self.ctx, credential).access_token
+        try:
+            async with run.pacer.call(network.name):
+                await client.identity(access_token)
+        except TransientError as err:
+            await self._record(row.id, LastError("transient", err.reason, self.ctx.clock.now()))
+            raise
+        async with self.ctx.db.begin() as session:
+            await session.execute(
+                update(Source).where(Source.id == row.id).values(checked_at=self.ctx.clock.now())
+            )
+            # A passing check ends an earlier check's transient error, not a renewal streak.
+            await session.execute(
+                update(Source)
+                .where(Source.id == row.id, Source.failures == 0)
+                .values(last_error=None)
+            )
+
+    async def _record(self, source_id: int, error: LastError) -> None:
+        async with self.ctx.db.begin() as session:
+            await session.execute(
+                update(Source)
+                .where(Source.id == source_id)
+                .values(last_error=error.to_json(), updated_at=error.at)
+            )
+
+    # --- 4. health checks beyond the walk ------------------------------------------------
+
+    async def _health_checks(self, run: _Run) -> None:
+        """Fill each network's checks for this scan with the sources checked longest ago."""
+        cutoff = run.now - HEALTH_CHECK_INTERVAL
+        for network in self.ctx.catalogue:
+            if not network.configured:
+                continue
+            for unchecked in (Source.checked_at.is_(None), Source.checked_at <= cutoff):
+                left = HEALTH_CHECKS_PER_NETWORK - run.health_checks[network.name]
+                if left <= 0 or self._halted(run):
+                    break
+                async with self.ctx.read() as session:
+                    rows = (
+                        await session.execute(
+                            select(*SCANNED)
+                            .where(
+                                Source.network == network.name,
+                                LIVE,
+                                unchecked,
+                                claims.claimable(self.ctx, run.round),
+                            )
+                            .order_by(Source.checked_at, Source.id)
+                            .limit(left)
+                        )
+                    ).all()
+                # Renewals and status changes are the walk's (its rows include them all);
+                # here only the checks, of sources the walk did not queue one for.
+                fresh = [row for row in rows if row.id not in run.health_queued]
+                await self._queue(
+                    run, [p for p in map(partial(self._plan, run), fresh) if p.health]
+                )
+
+    # --- the end of a scan ----------------------------------------------------------------
+
+    async def _settle(self, run: _Run) -> None:
+        """Close the lanes and wait for their workers (each gives back what it holds)."""
+        for key, lane in run.lanes.items():
+            for _ in run.workers[key]:
+                lane.put_nowait(None)
+        workers = [task for tasks in run.workers.values() for task in tasks]
+        if workers:
+            await asyncio.wait(workers)
+
+    async def _announce(self, run: _Run) -> None:
+        """Notices and warnings for the workspaces with news, and only those."""
+        run.news |= await news.unannounced_expiries(self.ctx)
+        for workspace in await self._workspaces(sorted(run.news)):
+            try:
+                run.report.notices_queued += await self.notices.post_pending(workspace)
+                run.report.warnings_queued += await self.notices.post_warnings(workspace)
+            except NoChannel:
+                run.report.no_channel.append(workspace.id)
+            except Exception as err:
+                if database_failed(err):
+                    raise
                 log.exception("scan: the notices of workspace %s failed", workspace.id)
-                report.internal.append(f"notices of {workspace.id}: {internal_reason(err)}")
-        await self._forget_old()
-        return report
+                run.report.add("internal", f"notices of {workspace.id}: {internal_reason(err)}")
+
+    async def _workspaces(self, ids: Sequence[str]) -> list[Workspace]:
+        found: list[Workspace] = []
+        for chunk in _chunks(ids, BATCH):
+            async with self.ctx.read() as session:
+                found += (
+                    await session.scalars(
+                        select(Workspace).where(Workspace.id.in_(chunk)).order_by(Workspace.id)
+                    )
+                ).all()
+        return found
 
     async def _forget_old(self) -> None:
         """Connect attempts are useless once expired (a day of them is kept for support
@@ -122,111 +644,24 @@ class ScanService:
             await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
             await forget_sent(session, now - SENT_RETENTION)
 
-    async def _check_alone(
-        self, source: Source, report: ScanReport, health_checks: Counter[str]
-    ) -> None:
-        """Check one source; whatever breaks in it stays that source's problem."""
-        try:
-            if source.network not in self.ctx.catalogue:
-                raise UnknownNetwork(source.network)
-            await self._check(source, report, health_checks)
-        except NOT_ISOLATED:
-            raise
-        except Exception as err:
-            log.exception("scan: checking source %s failed", source.id)
-            reason = internal_reason(err)
-            report.internal.append(f"source {source.id} ({source.name}): {reason}")
-            await record_internal(self.ctx, source.id, source.last_error, reason)
-        else:
-            if isinstance(source.last_error, dict) and source.last_error.get("kind") == INTERNAL:
-                await clear_internal(self.ctx, source.id)
 
-    async def _check(self, source: Source, report: ScanReport, health_checks: Counter[str]) -> None:
-        now = self.ctx.clock.now()
-        network = self.ctx.catalogue.get(source.network)
-        label = f"{self.ctx.catalogue.title(source.network)} · {source.name}"
-        renews = renews_by_itself(source, network)
-        if renews and network is not None and is_due(source, network.renew_before, now):
-            result = await self.renewal.renew(source.id)
-            if result.outcome is Renewed.RENEWED:
-                report.renewed.append(label)
-            elif result.outcome is Renewed.FINAL:
-                report.expired.append(label)
-            elif result.outcome is Renewed.TRANSIENT:
-                report.transient.append(f"{label}: {result.reason}")
-                report.expiring.append(label)
-            return
-        status = effective_status(
-            source.status, source.expires_at, now, self.ctx.settings.expiry_warning_days, renews
-        )
-        if status is Status.EXPIRED and source.expires_at is not None:
-            reason = expired_reason(self.ctx.catalogue.title(source.network), source.expires_at)
-            if source.last_error and source.status == Status.EXPIRING:
-                reason += f" ({source.last_error['reason']})"
-            if await expire(self.ctx, source.id, reason, now):
-                report.expired.append(label)
-            return
-        # A renewable source whose token ran out waits for its renewal, not for a check
-        # that could only fail with the expired token.
-        token_ran_out = source.expires_at is not None and source.expires_at <= now
-        if not (renews and token_ran_out) and self._health_check_due(source, now, health_checks):
-            try:
-                await self._health_check(source)
-            except CredentialRejected as err:
-                if await expire(self.ctx, source.id, err.reason, now, revoked=err.revoked):
-                    report.expired.append(label)
-                return
-            except TransientError as err:
-                report.transient.append(f"{label}: {err.reason}")
-        if status is Status.EXPIRING:
-            report.expiring.append(label)
-        if source.status != status:
-            async with self.ctx.db.begin() as session:
-                await session.execute(
-                    update(Source)
-                    .where(Source.id == source.id, Source.status == source.status)
-                    .values(status=status, status_changed_at=now)
-                )
+def round_name(now: datetime) -> str:
+    """The scheduler's round for a scan starting at ``now``: the nearest five-minute mark, so
+    replicas whose clocks or start-up differ by less than half of it agree."""
+    slot = ROUND.total_seconds()
+    seconds = now.timestamp()
+    mark = round(seconds / slot) * slot
+    return f"round:{int(mark)}"
 
-    def _health_check_due(self, source: Source, now: datetime, done: Counter[str]) -> bool:
-        network = self.ctx.catalogue.get(source.network)
-        if network is None or not network.configured:
-            return False
-        if source.checked_at is not None and now - source.checked_at < HEALTH_CHECK_INTERVAL:
-            return False
-        if done[source.network] >= HEALTH_CHECKS_PER_NETWORK:
-            return False
-        done[source.network] += 1
-        return True
 
-    async def _health_check(self, source: Source) -> None:
-        network = self.ctx.catalogue.get(source.network)
-        assert network is not None
-        async with self.ctx.read() as session:
-            credential = await current_credential(session, source.id)
-        if credential is None:
-            raise CredentialRejected(f"{network.title} connection has no stored token")
-        client = OAuthClient(network, self.ctx.settings.redirect_uri(network.name))
-        try:
-            await client.identity(decrypt(self.ctx, credential).access_token)
-        except TransientError as err:
-            await self._record(source.id, LastError("transient", err.reason, self.ctx.clock.now()))
-            raise
-        async with self.ctx.db.begin() as session:
-            await session.execute(
-                update(Source).where(Source.id == source.id).values(checked_at=self.ctx.clock.now())
-            )
-            # A passing check ends an earlier check's transient error, not a renewal streak.
-            await session.execute(
-                update(Source)
-                .where(Source.id == source.id, Source.failures == 0)
-                .values(last_error=None)
-            )
+def _label(ctx: Context, row: Any) -> str:
+    return f"{ctx.catalogue.title(row.network)} · {row.name}"
 
-    async def _record(self, source_id: int, error: LastError) -> None:
-        async with self.ctx.db.begin() as session:
-            await session.execute(
-                update(Source)
-                .where(Source.id == source_id)
-                .values(last_error=error.to_json(), updated_at=error.at)
-            )
+
+def _internal(row: Any) -> bool:
+    return isinstance(row.last_error, dict) and row.last_error.get("kind") == INTERNAL
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

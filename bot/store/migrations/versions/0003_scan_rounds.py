@@ -1,0 +1,30 @@
+"""scan rounds: sources.scan_round, and an index for the scan's health checks
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-02 09:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scan_round", sa.String(length=40), nullable=True))
+        batch_op.create_index(
+            "ix_sources_network_checked_at", ["network", "checked_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_index("ix_sources_network_checked_at")
+        batch_op.drop_column("scan_round")
