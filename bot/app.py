@@ -74,8 +74,7 @@ class Bot:
         """Stop taking work, let the work under way finish for up to ``grace`` seconds, give
         back the leases not used (sources and outbox rows), and close."""
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
+            self.scheduler.pause()  # no new jobs; shutting it down would cancel the running ones
         listeners = asyncio.ensure_future(self.work_limit.wait_idle(grace))
         await asyncio.gather(
             self.services.scan.stop(grace),
@@ -83,6 +82,9 @@ class Bot:
         )
         if not await listeners:
             log.warning("shutdown: listeners still at work after %s s are cut short", grace)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         await self.services.aclose()
         await self.engine.dispose()
 

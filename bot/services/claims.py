@@ -39,15 +39,18 @@ async def claim(
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = (await session.execute(query)).all()
-        if rows:
-            await session.execute(
-                update(Source)
-                .where(Source.id.in_([row.id for row in rows]))
-                .values(lease_owner=owner, lease_until=ctx.leases.after(LEASE), scan_round=round_)
-                .execution_options(synchronize_session=False)
-            )
-    return {row.id: row.lease_until is not None for row in rows}
+        stale = {row.id: row.lease_until is not None for row in await session.execute(query)}
+        if not stale:
+            return {}
+        # The same conditions again: the UPDATE alone decides, whatever the SELECT saw.
+        taken = await session.scalars(
+            update(Source)
+            .where(Source.id.in_(stale), claimable(ctx, round_))
+            .values(lease_owner=owner, lease_until=ctx.leases.after(LEASE), scan_round=round_)
+            .returning(Source.id)
+            .execution_options(synchronize_session=False)
+        )
+        return {source_id: stale[source_id] for source_id in taken}
 
 
 async def release(ctx: Context, source_ids: Collection[int], owner: str) -> None:

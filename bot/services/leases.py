@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, Interval, func, literal, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.clock import Clock, SystemClock
@@ -48,7 +48,7 @@ class DatabaseLeases:
         return func.now(type_=UTCDateTime())
 
     def after(self, delta: timedelta) -> ColumnElement[datetime]:
-        return func.now(type_=UTCDateTime()) + delta
+        return type_coerce(func.now() + literal(delta, Interval()), UTCDateTime())
 
     async def read(self, session: AsyncSession) -> datetime:
         value: datetime | None = await session.scalar(select(self.now()))
