@@ -4,18 +4,20 @@ A claim is what lets several replicas scan at once. Only rows whose lease is fre
 taken, or run out by the lease clock) and that no scan of the same round has claimed yet can
 be claimed. On PostgreSQL the candidates are locked with ``SELECT ... FOR UPDATE SKIP
 LOCKED``, so replicas claiming at the same moment skip each other's rows instead of waiting
-for them; SQLite serves one process and serializes writers anyway.
+for them; SQLite serves one process and serializes writers anyway. The claimed rows and their
+current credentials are read in the same transaction: nobody else changes them while the
+lease holds, so the work needs no second read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from bot.services.context import Context
-from bot.services.renewal import LEASE
-from bot.store.models import Source
+from bot.services.renewal import LEASE, Lease
+from bot.store.models import Credential, Source
 
 
 def claimable(ctx: Context, round_: str) -> ColumnElement[bool]:
@@ -28,9 +30,9 @@ def claimable(ctx: Context, round_: str) -> ColumnElement[bool]:
 
 async def claim(
     ctx: Context, source_ids: Collection[int], owner: str, round_: str
-) -> dict[int, bool]:
-    """Claim what can be claimed of ``source_ids`` for ``owner``; return the claimed ids, each
-    with whether its claim took over a lease that had run out (work interrupted earlier)."""
+) -> dict[int, Lease]:
+    """Claim what can be claimed of ``source_ids`` for ``owner``: the leases taken, by id,
+    each with its source as it is now and its current credential."""
     if not source_ids:
         return {}
     async with ctx.db.begin() as session:
@@ -43,14 +45,35 @@ async def claim(
         if not stale:
             return {}
         # The same conditions again: the UPDATE alone decides, whatever the SELECT saw.
-        taken = await session.scalars(
-            update(Source)
-            .where(Source.id.in_(stale), claimable(ctx, round_))
-            .values(lease_owner=owner, lease_until=ctx.leases.after(LEASE), scan_round=round_)
-            .returning(Source.id)
-            .execution_options(synchronize_session=False)
+        taken = list(
+            await session.scalars(
+                update(Source)
+                .where(Source.id.in_(stale), claimable(ctx, round_))
+                .values(lease_owner=owner, lease_until=ctx.leases.after(LEASE), scan_round=round_)
+                .returning(Source.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-        return {source_id: stale[source_id] for source_id in taken}
+        if not taken:
+            return {}
+        sources = await session.scalars(
+            select(Source).where(Source.id.in_(taken)).execution_options(populate_existing=True)
+        )
+        newest = (
+            select(func.max(Credential.id))
+            .where(Credential.source_id.in_(taken))
+            .group_by(Credential.source_id)
+        )
+        credentials = {
+            credential.source_id: credential
+            for credential in await session.scalars(
+                select(Credential).where(Credential.id.in_(newest))
+            )
+        }
+        return {
+            source.id: Lease(owner, stale[source.id], source, credentials.get(source.id))
+            for source in sources
+        }
 
 
 async def release(ctx: Context, source_ids: Collection[int], owner: str) -> None:
@@ -61,6 +84,18 @@ async def release(ctx: Context, source_ids: Collection[int], owner: str) -> None
         await session.execute(
             update(Source)
             .where(Source.id.in_(source_ids), Source.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def release_all(ctx: Context, owner: str, keep: Collection[int] = ()) -> None:
+    """Give back every lease ``owner`` still holds, except on ``keep`` (after a scan was cut
+    short: what it claimed and never started)."""
+    async with ctx.db.begin() as session:
+        await session.execute(
+            update(Source)
+            .where(Source.lease_owner == owner, Source.id.not_in(keep))
             .values(lease_owner=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )

@@ -15,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 
@@ -35,7 +36,7 @@ from bot.services.sources import (
     mark_connected,
     record_event,
 )
-from bot.store.models import Source
+from bot.store.models import Credential, Source
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,14 @@ class RenewalResult:
 
 @dataclass(frozen=True)
 class Lease:
-    """A lease the caller already holds on the source (the scan's claim): its owner, and
-    whether the claim took over a lease that had run out (an earlier renewal interrupted)."""
+    """A lease held on a source: its owner, and whether it took over a lease that had run out
+    (an earlier renewal interrupted). The scan's claims also carry the source and its current
+    credential, read when the lease was taken (nobody changes them while it holds)."""
 
     owner: str
     stale: bool = False
+    source: Source | None = None
+    credential: Credential | None = None
 
 
 class Renewable(Protocol):
@@ -120,21 +124,26 @@ class RenewalService:
         force: bool = False,
         lease: Lease | None = None,
         pacer: NetworkPacer | None = None,
+        gate: AbstractAsyncContextManager[Any] | None = None,
     ) -> RenewalResult:
         """Renew if due (or ``force``); ``actor`` is who asked, for the event log.
 
         With ``lease`` the caller holds the source's lease and gives it back itself (a
         renewal that succeeds gives it back in its commit); without, one is taken here.
-        ``pacer`` paces the network call (and may raise :class:`Paused` before it).
+        ``pacer`` paces the network call (and may raise :class:`Paused` before it); ``gate``
+        is held around the database work after it (the scan's bound on connections).
         """
+        gate = gate or contextlib.nullcontext()
         if lease is not None:
-            return await self._renew_claimed(source_id, lease, actor, force, pacer)
+            return await self._renew_claimed(source_id, lease, actor, force, pacer, gate)
         owner = str(uuid.uuid4())
         stale = await self._claim(source_id, owner)
         if stale is None:
             return RenewalResult(Renewed.HELD)
         try:
-            return await self._renew_claimed(source_id, Lease(owner, stale), actor, force, pacer)
+            return await self._renew_claimed(
+                source_id, Lease(owner, stale), actor, force, pacer, gate
+            )
         finally:
             await self._release(source_id, owner)
 
@@ -162,11 +171,14 @@ class RenewalService:
         actor: str,
         force: bool,
         pacer: NetworkPacer | None,
+        gate: AbstractAsyncContextManager[Any],
     ) -> RenewalResult:
         now = self.ctx.clock.now()
-        async with self.ctx.read() as session:  # re-read: another scan may have just renewed it
-            source = await session.get(Source, source_id)
-            credential = await current_credential(session, source_id)
+        source, credential = lease.source, lease.credential
+        if source is None:
+            async with self.ctx.read() as session:  # another may have just renewed it
+                source = await session.get(Source, source_id)
+                credential = await current_credential(session, source_id)
         network = self.ctx.catalogue.get(source.network) if source else None
         if source is None or network is None or credential is None:
             return RenewalResult(Renewed.NOT_DUE)
@@ -183,16 +195,18 @@ class RenewalService:
             async with paced:
                 tokens = await client.renew(current, now)
         except TransientError as err:
-            if await self._transient(source, err, now, actor):
-                return RenewalResult(Renewed.FINAL, err.reason, err)
+            async with gate:
+                if await self._transient(source, err, now, actor):
+                    return RenewalResult(Renewed.FINAL, err.reason, err)
             return RenewalResult(Renewed.TRANSIENT, err.reason, err)
         except CredentialRejected as err:
             reason = err.reason
             if lease.stale:
                 reason += " (an earlier renewal was interrupted)"
-            await expire(self.ctx, source.id, reason, now, revoked=err.revoked, actor=actor)
+            async with gate:
+                await expire(self.ctx, source.id, reason, now, revoked=err.revoked, actor=actor)
             return RenewalResult(Renewed.FINAL, reason, err)
-        async with self.ctx.db.begin() as session:
+        async with gate, self.ctx.db.begin() as session:
             fresh = await session.get(Source, source_id)
             assert fresh is not None
             if fresh.lease_owner != lease.owner:  # our lease ran out and someone else took over

@@ -40,13 +40,13 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, delete, false, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.outbox import forget_sent
 from bot.domain import LastError, Status
@@ -66,9 +66,10 @@ from bot.services.internal import (
 from bot.services.notices import NoChannel, NoticeService
 from bot.services.pacing import NetworkPacer, Paused
 from bot.services.renewal import Lease, RenewalService, Renewed, expire, is_due
-from bot.services.sources import current_credential, decrypt, renews_by_itself
+from bot.services.sources import decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
+from bot.store.db import pool_size
 from bot.store.models import ConnectAttempt, Source, Workspace
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ LOCAL_WORKERS = 4
 # Workers per network lane, per unit of NETWORK_CONCURRENCY: more workers than calls, so a
 # call starts while another worker is in the database before or after its own.
 WORKERS_PER_CALL = 2
+CLAIM_CHUNK = 8  # sources claimed per transaction, at most
 SHUTTING_DOWN = "the bot is shutting down"
+DEFAULT_POOL_SIZE = 5
 
 LIVE = Source.status.not_in([Status.EXPIRED, Status.REVOKED])
 # What the scan's decisions read of a source (whole ORM objects would cost several times more).
@@ -176,10 +179,21 @@ class Plan:
         )
 
 
+class _Lane:
+    """One network's work in a scan (or the local lane's): plans waiting, a claimer that claims
+    them a few at a time as workers get free, and the workers."""
+
+    def __init__(self, workers: int) -> None:
+        self.todo: asyncio.Queue[Plan | None] = asyncio.Queue()  # None: nothing more comes
+        self.ready: asyncio.Queue[tuple[Plan, Lease] | None] = asyncio.Queue(maxsize=workers)
+        self.workers = workers
+        self.tasks: list[asyncio.Task[None]] = []
+
+
 class _Run:
     """The state of one scan."""
 
-    def __init__(self, ctx: Context, round_: str) -> None:
+    def __init__(self, ctx: Context, round_: str, connections: int) -> None:
         self.round = round_
         self.owner = str(uuid.uuid4())
         self.now = ctx.clock.now()
@@ -188,9 +202,13 @@ class _Run:
         self.health_checks: Counter[str] = Counter()
         self.health_queued: set[int] = set()  # at most the checks' cap per network
         self.news: set[str] = set()  # workspaces with something to announce
-        self.lanes: dict[str, asyncio.Queue[Plan | None]] = {}
-        self.workers: dict[str, list[asyncio.Task[None]]] = {}
+        self.lanes: dict[str, _Lane] = {}
         self.room = asyncio.Semaphore(MAX_OUTSTANDING)
+        # The lanes' database work at once: within the pool's steady connections (one is
+        # left to the walk), as connections opened beyond them are closed again on return.
+        self.db = asyncio.Semaphore(max(connections - 1, 1))
+        self.kept: set[int] = set()  # leases kept on purpose (a renewal cut on the wire)
+        self.cut = False  # cancelled, stopped or failed: leases may be left to sweep
         self.error: BaseException | None = None  # the database failed: the scan stops
         self.done = asyncio.Event()
 
@@ -232,7 +250,7 @@ class ScanService:
         ``round_`` names a round shared with other replicas (the scheduler's); without it
         the scan is a round of its own and looks at everything.
         """
-        run = _Run(self.ctx, round_ or f"run:{uuid.uuid4().hex}")
+        run = _Run(self.ctx, round_ or f"run:{uuid.uuid4().hex}", self._connections())
         self._runs.add(run)
         if self._stopping:
             run.pacer.stop(SHUTTING_DOWN)
@@ -286,14 +304,20 @@ class ScanService:
             future.cancel()
 
     def _cancel(self, run: _Run) -> None:
-        """Cancel the workers (each gives back what it holds) and empty the lanes."""
-        for workers in run.workers.values():
-            for task in workers:
-                task.cancel()
+        """Cancel the lanes' work and empty them; the leases left are swept at the end."""
+        run.cut = True
         for lane in run.lanes.values():
-            while not lane.empty():
-                if lane.get_nowait() is not None:
-                    run.room.release()
+            for task in lane.tasks:
+                task.cancel()
+            for queue in (lane.todo, lane.ready):
+                while not queue.empty():
+                    if queue.get_nowait() is not None:
+                        run.room.release()
+
+    def _connections(self) -> int:
+        """The steady connections of the database pool (SQLAlchemy's default: 5)."""
+        engine = self.ctx.read.kw.get("bind")
+        return pool_size(engine) if isinstance(engine, AsyncEngine) else DEFAULT_POOL_SIZE
 
     async def _live(self) -> int:
         """How many sources are live: the ones this scan covers, most of them by SQL alone."""
@@ -406,48 +430,80 @@ class ScanService:
     def _lane(self, run: _Run, key: str) -> asyncio.Queue[Plan | None]:
         lane = run.lanes.get(key)
         if lane is None:
-            lane = run.lanes[key] = asyncio.Queue()
             count = LOCAL_WORKERS if key == LOCAL else WORKERS_PER_CALL * run.pacer.concurrency
-            run.workers[key] = [
-                asyncio.create_task(self._work(run, lane), name=f"scan-{key or 'local'}")
-                for _ in range(count)
+            lane = run.lanes[key] = _Lane(count)
+            name = f"scan-{key or 'local'}"
+            lane.tasks.append(asyncio.create_task(self._claimer(run, lane), name=name))
+            lane.tasks += [
+                asyncio.create_task(self._work(run, lane), name=name) for _ in range(count)
             ]
-        return lane
+        return lane.todo
 
-    async def _work(self, run: _Run, lane: asyncio.Queue[Plan | None]) -> None:
-        """A lane's worker: claim the next source, work on it, until the lane is closed."""
-        while (plan := await lane.get()) is not None:
-            try:
-                if self._halted(run):
-                    continue
-                claimed = await claims.claim(self.ctx, [plan.row.id], run.owner, run.round)
-                if plan.row.id not in claimed:  # another scan has it
+    async def _claimer(self, run: _Run, lane: _Lane) -> None:
+        """Claim the lane's plans a few at a time, as its workers take them."""
+        closed = False
+        while not closed:
+            plan = await lane.todo.get()
+            if plan is None:
+                break
+            batch = [plan]
+            while len(batch) < CLAIM_CHUNK and not lane.todo.empty():
+                more = lane.todo.get_nowait()
+                if more is None:
+                    closed = True
+                    break
+                batch.append(more)
+            leases = await self._claim(run, batch)
+            for plan in batch:
+                lease = leases.get(plan.row.id)
+                if lease is None:  # another scan has it, or the scan is stopping
                     if plan.health:
                         run.health_checks[plan.row.network] -= 1
-                    continue
-                await self._visit(run, plan, claimed[plan.row.id])
-            except Exception as err:
-                if database_failed(err):
-                    run.fail(err)
-                else:  # a bug in the claim: this source waits for the next scan
-                    log.exception("scan: claiming source %s failed", plan.row.id)
+                    run.room.release()
+                else:
+                    await lane.ready.put((plan, lease))
+        for _ in range(lane.workers):
+            await lane.ready.put(None)
+
+    async def _claim(self, run: _Run, plans: Sequence[Plan]) -> dict[int, Lease]:
+        if self._halted(run):
+            return {}
+        try:
+            async with run.db:
+                return await claims.claim(
+                    self.ctx, [plan.row.id for plan in plans], run.owner, run.round
+                )
+        except Exception as err:
+            if database_failed(err):
+                run.fail(err)
+            else:  # a bug in the claim: these sources wait for the next scan
+                log.exception("scan: claiming %s source(s) failed", len(plans))
+            return {}
+
+    async def _work(self, run: _Run, lane: _Lane) -> None:
+        """A lane's worker: work on the claimed sources until the lane is closed."""
+        while (item := await lane.ready.get()) is not None:
+            try:
+                await self._visit(run, *item)
             finally:
                 run.room.release()
 
     # --- 3. the work on one source --------------------------------------------------------
 
-    async def _visit(self, run: _Run, plan: Plan, stale: bool) -> None:
+    async def _visit(self, run: _Run, plan: Plan, lease: Lease) -> None:
         """Do ``plan`` under the scan's claim, then give the lease back."""
         row = plan.row
         keep_lease = False  # True once given back, or when it must run out by itself
         try:
             if self._halted(run):
                 return
-            keep_lease = await self._do(run, plan, stale)
+            keep_lease = await self._do(run, plan, lease)
         except asyncio.CancelledError:
             # A renewal that may have reached the network keeps its lease until it runs
             # out: a single-use refresh token must not be sent again meanwhile.
             keep_lease = plan.renew and asyncio.current_task() in run.pacer.on_the_wire
+            if keep_lease:
+                run.kept.add(row.id)
             raise
         except Paused as paused:
             run.report.add(
@@ -460,40 +516,47 @@ class ScanService:
             log.exception("scan: checking source %s failed", row.id)
             reason = internal_reason(err)
             run.report.add("internal", f"source {row.id} ({row.name}): {reason}")
-            await self._quietly(record_internal(self.ctx, row.id, row.last_error, reason))
+            await self._quietly(run, record_internal(self.ctx, row.id, row.last_error, reason))
         else:
             if _internal(row):
-                await self._quietly(clear_internal(self.ctx, row.id))
+                await self._quietly(run, clear_internal(self.ctx, row.id))
         finally:
             if not keep_lease:
-                await self._quietly(claims.release(self.ctx, [row.id], run.owner))
+                await self._quietly(run, claims.release(self.ctx, [row.id], run.owner))
 
-    async def _quietly(self, work: Any) -> None:
+    async def _quietly(self, run: _Run, work: Awaitable[None]) -> None:
         """Bookkeeping after the work: a database failure here is logged, not raised (the
         lease runs out by itself)."""
         try:
-            await work
+            async with run.db:
+                await work
         except Exception:
             log.exception("scan: bookkeeping failed")
 
-    async def _do(self, run: _Run, plan: Plan, stale: bool) -> bool:
+    async def _do(self, run: _Run, plan: Plan, lease: Lease) -> bool:
         """Do the plan; True when the lease was given back on the way (a renewal's commit)."""
         row = plan.row
         if plan.error is not None:
             raise plan.error
         label = _label(self.ctx, row)
         if plan.renew:
-            return await self._renew(run, row, label, stale)
+            return await self._renew(run, row, label, lease)
         if plan.expire is not None:
-            if await expire(self.ctx, row.id, plan.expire, run.now):
+            async with run.db:
+                expired = await expire(self.ctx, row.id, plan.expire, run.now)
+            if expired:
                 run.report.add("expired", label)
                 run.news.add(row.workspace_id)
             return False
         if plan.health:
             try:
-                await self._health_check(run, row)
+                await self._health_check(run, row, lease)
             except CredentialRejected as err:
-                if await expire(self.ctx, row.id, err.reason, run.now, revoked=err.revoked):
+                async with run.db:
+                    expired = await expire(
+                        self.ctx, row.id, err.reason, run.now, revoked=err.revoked
+                    )
+                if expired:
                     run.report.add("expired", label)
                     run.news.add(row.workspace_id)
                 return False
@@ -502,7 +565,7 @@ class ScanService:
             if plan.status is Status.EXPIRING:
                 run.report.add("expiring", label)
         if plan.status is not None and plan.status != row.status:
-            async with self.ctx.db.begin() as session:
+            async with run.db, self.ctx.db.begin() as session:
                 await session.execute(
                     update(Source)
                     .where(Source.id == row.id, Source.status == row.status)
@@ -511,8 +574,8 @@ class ScanService:
             run.news.add(row.workspace_id)
         return False
 
-    async def _renew(self, run: _Run, row: Any, label: str, stale: bool) -> bool:
-        result = await self.renewal.renew(row.id, lease=Lease(run.owner, stale), pacer=run.pacer)
+    async def _renew(self, run: _Run, row: Any, label: str, lease: Lease) -> bool:
+        result = await self.renewal.renew(row.id, lease=lease, pacer=run.pacer, gate=run.db)
         if result.outcome is Renewed.RENEWED:
             run.report.add("renewed", label)
             return True
@@ -525,11 +588,10 @@ class ScanService:
             run.news.add(row.workspace_id)
         return False
 
-    async def _health_check(self, run: _Run, row: Any) -> None:
+    async def _health_check(self, run: _Run, row: Any, lease: Lease) -> None:
         network = self.ctx.catalogue.get(row.network)
         assert network is not None
-        async with self.ctx.read() as session:
-            credential = await current_credential(session, row.id)
+        credential = lease.credential
         if credential is None:
             raise CredentialRejected(f"{network.title} connection has no stored token")
         client = OAuthClient(
@@ -542,9 +604,10 @@ class ScanService:
             async with run.pacer.call(network.name):
                 await client.identity(access_token)
         except TransientError as err:
-            await self._record(row.id, LastError("transient", err.reason, self.ctx.clock.now()))
+            async with run.db:
+                await self._record(row.id, LastError("transient", err.reason, self.ctx.clock.now()))
             raise
-        async with self.ctx.db.begin() as session:
+        async with run.db, self.ctx.db.begin() as session:
             await session.execute(
                 update(Source).where(Source.id == row.id).values(checked_at=self.ctx.clock.now())
             )
@@ -591,21 +654,21 @@ class ScanService:
                     ).all()
                 # Renewals and status changes are the walk's (its rows include them all);
                 # here only the checks, of sources the walk did not queue one for.
-                fresh = [row for row in rows if row.id not in run.health_queued]
-                await self._queue(
-                    run, [p for p in map(partial(self._plan, run), fresh) if p.health]
-                )
+                plans = [self._plan(run, r) for r in rows if r.id not in run.health_queued]
+                await self._queue(run, [plan for plan in plans if plan.health])
 
     # --- the end of a scan ----------------------------------------------------------------
 
     async def _settle(self, run: _Run) -> None:
-        """Close the lanes and wait for their workers (each gives back what it holds)."""
-        for key, lane in run.lanes.items():
-            for _ in run.workers[key]:
-                lane.put_nowait(None)
-        workers = [task for tasks in run.workers.values() for task in tasks]
-        if workers:
-            await asyncio.wait(workers)
+        """Close the lanes and wait for their work (each source gives its lease back); after
+        a cut, sweep what was left claimed, except the leases kept on purpose."""
+        for lane in run.lanes.values():
+            lane.todo.put_nowait(None)
+        tasks = [task for lane in run.lanes.values() for task in lane.tasks]
+        if tasks:
+            await asyncio.wait(tasks)
+        if run.cut or run.error is not None:
+            await self._quietly(run, claims.release_all(self.ctx, run.owner, keep=run.kept))
 
     async def _announce(self, run: _Run) -> None:
         """Notices and warnings for the workspaces with news, and only those."""

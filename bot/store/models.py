@@ -278,6 +278,8 @@ class WebhookAttempt(Base):
 Index("ix_connect_attempts_expires_at", ConnectAttempt.expires_at)
 # The scan's health checks: per network, the never checked and the longest unchecked first.
 Index("ix_sources_network_checked_at", Source.network, Source.checked_at)
+# The scan's count of live sources and its search for expiries never announced.
+Index("ix_sources_status", Source.status)
 Index("ix_events_workspace_id_id", Event.workspace_id, Event.id)
 Index("ix_events_source_id_id", Event.source_id, Event.id)
 Index("ix_events_created_at", Event.created_at)

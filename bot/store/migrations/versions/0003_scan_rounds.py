@@ -1,4 +1,4 @@
-"""scan rounds: sources.scan_round, and an index for the scan's health checks
+"""scan rounds: sources.scan_round, and indexes for the scan (health checks, status)
 
 Revision ID: 0003
 Revises: 0002
@@ -22,9 +22,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_sources_network_checked_at", ["network", "checked_at"], unique=False
         )
+        batch_op.create_index("ix_sources_status", ["status"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_index("ix_sources_status")
         batch_op.drop_index("ix_sources_network_checked_at")
         batch_op.drop_column("scan_round")
