@@ -297,7 +297,7 @@ async def test_the_database_connection_killed_mid_scan_is_reported_and_the_next_
                 await connection.execute(text("LOCK TABLE credentials IN ACCESS EXCLUSIVE MODE"))
                 youtube.let_go()  # the renewals come back and wait on the lock to commit
                 async with asyncio.timeout(10):
-                    while len(waiting := await lock_waiters(connection)) < 3:  # noqa: ASYNC110
+                    while not (waiting := await lock_waiters(connection)):  # noqa: ASYNC110
                         await asyncio.sleep(0.02)
                 for pid in waiting:
                     await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
@@ -311,9 +311,9 @@ async def test_the_database_connection_killed_mid_scan_is_reported_and_the_next_
         assert "scan stopped: the database failed" in caplog.text
         assert [owner for owner, _ in await leases(h, ids)] == [None] * 3  # given back
 
-        report = await h.scan()  # the next one completes
-        assert report.count("renewed") == 3
+        await h.scan()  # the next one completes: every source renewed once, in all
         assert [len(await stored_tokens(h, i)) for i in ids] == [2, 2, 2]
+        assert [owner for owner, _ in await leases(h, ids)] == [None] * 3
 
 
 async def lock_waiters(connection: Any) -> list[int]:

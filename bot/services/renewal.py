@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import LastError, Status, TokenSet
 from bot.oauth.client import OAuthClient
@@ -72,6 +74,24 @@ class Lease:
     stale: bool = False
     source: Source | None = None
     credential: Credential | None = None
+
+
+T = TypeVar("T")
+
+
+class Writer(Protocol):
+    """Runs a function of a write session in a transaction and returns its result."""
+
+    async def __call__(self, work: Callable[[AsyncSession], Awaitable[T]], /) -> T: ...
+
+
+@dataclass(frozen=True)
+class _Pacing:
+    """How the scan wants a renewal's calls and writes done (see :meth:`RenewalService.renew`)."""
+
+    pacer: NetworkPacer | None
+    gate: AbstractAsyncContextManager[Any]
+    writer: Writer
 
 
 class Renewable(Protocol):
@@ -125,27 +145,38 @@ class RenewalService:
         lease: Lease | None = None,
         pacer: NetworkPacer | None = None,
         gate: AbstractAsyncContextManager[Any] | None = None,
+        writer: Writer | None = None,
     ) -> RenewalResult:
         """Renew if due (or ``force``); ``actor`` is who asked, for the event log.
 
         With ``lease`` the caller holds the source's lease and gives it back itself (a
         renewal that succeeds gives it back in its commit); without, one is taken here.
         ``pacer`` paces the network call (and may raise :class:`Paused` before it); ``gate``
-        is held around the database work after it (the scan's bound on connections).
+        is held around the database work after it (the scan's bound on connections);
+        ``writer`` runs the commit of the new tokens (the scan's group commit; by default a
+        transaction of its own).
         """
         gate = gate or contextlib.nullcontext()
+        paced = _Pacing(pacer, gate, writer or self._own_transaction(gate))
         if lease is not None:
-            return await self._renew_claimed(source_id, lease, actor, force, pacer, gate)
+            return await self._renew_claimed(source_id, lease, actor, force, paced)
         owner = str(uuid.uuid4())
         stale = await self._claim(source_id, owner)
         if stale is None:
             return RenewalResult(Renewed.HELD)
         try:
-            return await self._renew_claimed(
-                source_id, Lease(owner, stale), actor, force, pacer, gate
-            )
+            return await self._renew_claimed(source_id, Lease(owner, stale), actor, force, paced)
         finally:
             await self._release(source_id, owner)
+
+    def _own_transaction(self, gate: AbstractAsyncContextManager[Any]) -> Writer:
+        """The default writer: a transaction of its own, under ``gate``."""
+
+        async def write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+            async with gate, self.ctx.db.begin() as session:
+                return await work(session)
+
+        return write
 
     async def _claim(self, source_id: int, owner: str) -> bool | None:
         """Take the lease; None when another holds it, else whether a dead one was taken over."""
@@ -170,8 +201,7 @@ class RenewalService:
         lease: Lease,
         actor: str,
         force: bool,
-        pacer: NetworkPacer | None,
-        gate: AbstractAsyncContextManager[Any],
+        paced: _Pacing,
     ) -> RenewalResult:
         now = self.ctx.clock.now()
         source, credential = lease.source, lease.credential
@@ -190,12 +220,12 @@ class RenewalService:
             transport=self.ctx.network_transport,
         )
         current = decrypt(self.ctx, credential)
-        paced = pacer.call(network.name) if pacer else contextlib.nullcontext()
+        call = paced.pacer.call(network.name) if paced.pacer else contextlib.nullcontext()
         try:
-            async with paced:
+            async with call:
                 tokens = await client.renew(current, now)
         except TransientError as err:
-            async with gate:
+            async with paced.gate:
                 if await self._transient(source, err, now, actor):
                     return RenewalResult(Renewed.FINAL, err.reason, err)
             return RenewalResult(Renewed.TRANSIENT, err.reason, err)
@@ -203,10 +233,19 @@ class RenewalService:
             reason = err.reason
             if lease.stale:
                 reason += " (an earlier renewal was interrupted)"
-            async with gate:
-                await expire(self.ctx, source.id, reason, now, revoked=err.revoked, actor=actor)
+            async with paced.gate:
+                await expire(
+                    self.ctx,
+                    source.id,
+                    reason,
+                    now,
+                    revoked=err.revoked,
+                    actor=actor,
+                    lease_owner=lease.owner,
+                )
             return RenewalResult(Renewed.FINAL, reason, err)
-        async with gate, self.ctx.db.begin() as session:
+
+        async def commit(session: AsyncSession) -> RenewalResult:
             fresh = await session.get(Source, source_id)
             assert fresh is not None
             if fresh.lease_owner != lease.owner:  # our lease ran out and someone else took over
@@ -221,8 +260,12 @@ class RenewalService:
             await record_event(
                 session, self.ctx, EventType.RENEWED, fresh, actor, now, expires_at=_iso(tokens)
             )
-        log.info("source %s renewed until %s", source_id, tokens.expires_at)
-        return RenewalResult(Renewed.RENEWED)
+            return RenewalResult(Renewed.RENEWED)
+
+        result = await paced.writer(commit)
+        if result.outcome is Renewed.RENEWED:
+            log.info("source %s renewed until %s", source_id, tokens.expires_at)
+        return result
 
     async def _transient(
         self, source: Source, err: TransientError, now: datetime, actor: str
@@ -285,8 +328,12 @@ async def expire(
     now: datetime,
     revoked: bool = False,
     actor: str = SCAN,
+    lease_owner: str | None = None,
 ) -> bool:
     """Start a new expiry episode; False when the source was already expired or revoked.
+
+    With ``lease_owner`` the caller's lease is given back in the same transaction: the work
+    on the source is over, and a crash right after the commit leaves no lease behind.
 
     The expiry notice is not queued here: the scan gathers the episodes that have none into
     one notice (:meth:`NoticeService.post_pending`), so a crash in between loses nothing.
@@ -305,6 +352,12 @@ async def expire(
             )
         )
         changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if lease_owner is not None:
+            await session.execute(
+                update(Source)
+                .where(Source.id == source_id, Source.lease_owner == lease_owner)
+                .values(lease_owner=None, lease_until=None)
+            )
         if changed:
             source = await session.get(Source, source_id, populate_existing=True)
             assert source is not None

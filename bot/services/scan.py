@@ -55,6 +55,7 @@ from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services import claims, news
 from bot.services.context import Context
+from bot.services.group_commit import GroupCommit
 from bot.services.internal import (
     INTERNAL,
     UnknownNetwork,
@@ -92,7 +93,6 @@ LOCAL_WORKERS = 4
 WORKERS_PER_CALL = 2
 CLAIM_CHUNK = 8  # sources claimed per transaction, at most
 SHUTTING_DOWN = "the bot is shutting down"
-DEFAULT_POOL_SIZE = 5
 
 LIVE = Source.status.not_in([Status.EXPIRED, Status.REVOKED])
 # What the scan's decisions read of a source (whole ORM objects would cost several times more).
@@ -185,7 +185,10 @@ class _Lane:
 
     def __init__(self, workers: int) -> None:
         self.todo: asyncio.Queue[Plan | None] = asyncio.Queue()  # None: nothing more comes
-        self.ready: asyncio.Queue[tuple[Plan, Lease] | None] = asyncio.Queue(maxsize=workers)
+        self.ready: asyncio.Queue[tuple[Plan, Lease] | None] = asyncio.Queue()
+        # Claimed and not yet taken by a worker: at most one per worker, so a replica claims
+        # only what it can start soon and leaves the rest to the others.
+        self.waiting = asyncio.Semaphore(workers)
         self.workers = workers
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -193,7 +196,7 @@ class _Lane:
 class _Run:
     """The state of one scan."""
 
-    def __init__(self, ctx: Context, round_: str, connections: int) -> None:
+    def __init__(self, ctx: Context, round_: str, writers: int) -> None:
         self.round = round_
         self.owner = str(uuid.uuid4())
         self.now = ctx.clock.now()
@@ -204,9 +207,10 @@ class _Run:
         self.news: set[str] = set()  # workspaces with something to announce
         self.lanes: dict[str, _Lane] = {}
         self.room = asyncio.Semaphore(MAX_OUTSTANDING)
-        # The lanes' database work at once: within the pool's steady connections (one is
-        # left to the walk), as connections opened beyond them are closed again on return.
-        self.db = asyncio.Semaphore(max(connections - 1, 1))
+        # The scan's writes at once (see ScanService._writers); renewals' commits go through
+        # one writer that commits them together.
+        self.db = asyncio.Semaphore(writers)
+        self.writer = GroupCommit(ctx.db, self.db)
         self.kept: set[int] = set()  # leases kept on purpose (a renewal cut on the wire)
         self.cut = False  # cancelled, stopped or failed: leases may be left to sweep
         self.error: BaseException | None = None  # the database failed: the scan stops
@@ -250,7 +254,7 @@ class ScanService:
         ``round_`` names a round shared with other replicas (the scheduler's); without it
         the scan is a round of its own and looks at everything.
         """
-        run = _Run(self.ctx, round_ or f"run:{uuid.uuid4().hex}", self._connections())
+        run = _Run(self.ctx, round_ or f"run:{uuid.uuid4().hex}", self._writers())
         self._runs.add(run)
         if self._stopping:
             run.pacer.stop(SHUTTING_DOWN)
@@ -314,10 +318,20 @@ class ScanService:
                     if queue.get_nowait() is not None:
                         run.room.release()
 
-    def _connections(self) -> int:
-        """The steady connections of the database pool (SQLAlchemy's default: 5)."""
+    def _writers(self) -> int:
+        """How many of the scan's write transactions may run at once.
+
+        SQLite has one writer: scan writes that queue here go one after the other at once,
+        where the database's busy handler would have them sleep and retry. PostgreSQL takes
+        them side by side, within the pool's steady connections (one is left to the walk), as
+        connections opened beyond them are closed again on return.
+        """
         engine = self.ctx.read.kw.get("bind")
-        return pool_size(engine) if isinstance(engine, AsyncEngine) else DEFAULT_POOL_SIZE
+        if not isinstance(engine, AsyncEngine):
+            return 1
+        if engine.dialect.name == "sqlite":
+            return 1
+        return max(pool_size(engine) - 1, 1)
 
     async def _live(self) -> int:
         """How many sources are live: the ones this scan covers, most of them by SQL alone."""
@@ -446,24 +460,29 @@ class ScanService:
             plan = await lane.todo.get()
             if plan is None:
                 break
+            await lane.waiting.acquire()
             batch = [plan]
-            while len(batch) < CLAIM_CHUNK and not lane.todo.empty():
+            # A chunk a claim, while the plans are there: waiting for workers to take what
+            # was claimed before (at most one claimed and not taken per worker).
+            while len(batch) < min(CLAIM_CHUNK, lane.workers) and not lane.todo.empty():
                 more = lane.todo.get_nowait()
                 if more is None:
                     closed = True
                     break
+                await lane.waiting.acquire()
                 batch.append(more)
             leases = await self._claim(run, batch)
             for plan in batch:
                 lease = leases.get(plan.row.id)
                 if lease is None:  # another scan has it, or the scan is stopping
+                    lane.waiting.release()
                     if plan.health:
                         run.health_checks[plan.row.network] -= 1
                     run.room.release()
                 else:
-                    await lane.ready.put((plan, lease))
+                    lane.ready.put_nowait((plan, lease))
         for _ in range(lane.workers):
-            await lane.ready.put(None)
+            lane.ready.put_nowait(None)
 
     async def _claim(self, run: _Run, plans: Sequence[Plan]) -> dict[int, Lease]:
         if self._halted(run):
@@ -483,6 +502,7 @@ class ScanService:
     async def _work(self, run: _Run, lane: _Lane) -> None:
         """A lane's worker: work on the claimed sources until the lane is closed."""
         while (item := await lane.ready.get()) is not None:
+            lane.waiting.release()
             try:
                 await self._visit(run, *item)
             finally:
@@ -500,8 +520,13 @@ class ScanService:
             keep_lease = await self._do(run, plan, lease)
         except asyncio.CancelledError:
             # A renewal that may have reached the network keeps its lease until it runs
-            # out: a single-use refresh token must not be sent again meanwhile.
-            keep_lease = plan.renew and asyncio.current_task() in run.pacer.on_the_wire
+            # out: a single-use refresh token must not be sent again meanwhile. One whose
+            # answer waits in the group commit is committed still, and gives its lease back
+            # there.
+            task = asyncio.current_task()
+            keep_lease = plan.renew and (
+                task in run.pacer.on_the_wire or task in run.writer.pending
+            )
             if keep_lease:
                 run.kept.add(row.id)
             raise
@@ -534,7 +559,8 @@ class ScanService:
             log.exception("scan: bookkeeping failed")
 
     async def _do(self, run: _Run, plan: Plan, lease: Lease) -> bool:
-        """Do the plan; True when the lease was given back on the way (a renewal's commit)."""
+        """Do the plan; True when the lease was given back on the way (with a renewal or an
+        expiry)."""
         row = plan.row
         if plan.error is not None:
             raise plan.error
@@ -543,23 +569,30 @@ class ScanService:
             return await self._renew(run, row, label, lease)
         if plan.expire is not None:
             async with run.db:
-                expired = await expire(self.ctx, row.id, plan.expire, run.now)
+                expired = await expire(
+                    self.ctx, row.id, plan.expire, run.now, lease_owner=lease.owner
+                )
             if expired:
                 run.report.add("expired", label)
                 run.news.add(row.workspace_id)
-            return False
+            return True
         if plan.health:
             try:
                 await self._health_check(run, row, lease)
             except CredentialRejected as err:
                 async with run.db:
                     expired = await expire(
-                        self.ctx, row.id, err.reason, run.now, revoked=err.revoked
+                        self.ctx,
+                        row.id,
+                        err.reason,
+                        run.now,
+                        revoked=err.revoked,
+                        lease_owner=lease.owner,
                     )
                 if expired:
                     run.report.add("expired", label)
                     run.news.add(row.workspace_id)
-                return False
+                return True
             except TransientError as err:
                 run.report.add("transient", f"{label}: {err.reason}")
             if plan.status is Status.EXPIRING:
@@ -575,7 +608,9 @@ class ScanService:
         return False
 
     async def _renew(self, run: _Run, row: Any, label: str, lease: Lease) -> bool:
-        result = await self.renewal.renew(row.id, lease=lease, pacer=run.pacer, gate=run.db)
+        result = await self.renewal.renew(
+            row.id, lease=lease, pacer=run.pacer, gate=run.db, writer=run.writer.run
+        )
         if result.outcome is Renewed.RENEWED:
             run.report.add("renewed", label)
             return True
@@ -667,6 +702,7 @@ class ScanService:
         tasks = [task for lane in run.lanes.values() for task in lane.tasks]
         if tasks:
             await asyncio.wait(tasks)
+        await run.writer.close()
         if run.cut or run.error is not None:
             await self._quietly(run, claims.release_all(self.ctx, run.owner, keep=run.kept))
 
