@@ -193,7 +193,7 @@ async def run(bot: Any, slack: FakeSlack, http: httpx2.AsyncClient) -> None:
     direct: list[float] = []
     for n in range(HOME_OPENS):
         start = time.perf_counter()
-        await services.home.publish(TEAM, f"U{n:04d}")
+        await services.home.publish(TEAM, f"U{n:04d}", services.ctx.slack)
         direct.append(time.perf_counter() - start)
 
     print(f"\nApp Home with {SOURCES} sources, {HOME_OPENS} opens")

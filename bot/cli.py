@@ -27,6 +27,8 @@ log = logging.getLogger("bot.cli")
 
 NO_CHANNEL = "no channel for notices: pick one on the App Home or set SLACK_NOTIFY_CHANNEL"
 PROGRESS_OVER = 1000  # records; smaller imports finish before progress would help
+# Seconds `scan` and `digest` wait for what Slack's rate limits hold back (then: `serve`).
+RATE_LIMIT_PATIENCE = 60.0
 # Slack's answers that mean the bot token itself is refused.
 TOKEN_REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
@@ -72,26 +74,119 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "scan",
         help="renew, expire and notify once, now",
-        description="One scan: renew what is due, mark what died, queue notices; then deliver "
+        description="One scan: renew what is due, mark what died, queue notices; then the team "
+        "workflow's check (claim reminders, snoozes that ran out, escalations); then deliver "
         "what is queued. Prints a summary and what was delivered.",
     )
     digest = commands.add_parser("digest", help="post today's digest now")
     digest.add_argument("--dry-run", action="store_true", help="print the Block Kit JSON instead")
     cli_api.add_parsers(commands)
+
+    demo = commands.add_parser(
+        "demo",
+        help="try the whole loop locally: the bot with a Slack sandbox and a demo network",
+        description="Run the real bot on a fresh SQLite file in a temporary directory, with a "
+        "built-in Slack sandbox and demo sign-in page, and print the URL to open. Nothing is "
+        "kept when it stops.",
+    )
+    demo.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
+    _document_environment(parser)
+    parser.epilog = (
+        "Settings come from environment variables: each command's --help names those it "
+        'reads, and README.md, section "Configuration", explains them.'
+    )
     return parser
+
+
+# What each command reads from the environment, shown by its --help. One entry per command.
+_BOT_SETTINGS = (
+    "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_CLIENT_ID, "
+    "SLACK_CLIENT_SECRET, SLACK_AUTHORIZE_URL, SLACK_API_URL, SLACK_NOTIFY_CHANNEL, "
+    "DATABASE_URL, DATABASE_POOL_SIZE, TOKEN_ENCRYPTION_KEY, PUBLIC_URL, PORT, DIGEST_HOUR, "
+    "DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, EXPIRY_WARNING_DAYS, RENEWAL_FAILURE_BUDGET_HOURS, "
+    "EVENT_RETENTION_DAYS, UNINSTALL_RETENTION_DAYS, WEBHOOK_TIMEOUT_SECONDS, "
+    "SLACK_CHANNEL_INTERVAL_SECONDS, RENEWAL_WARN_AFTER, CLAIM_REMIND_HOURS, MAX_SNOOZE_DAYS, "
+    "ESCALATE_AFTER_HOURS, NETWORK_CONCURRENCY, "
+    "{NETWORK}_CLIENT_ID, {NETWORK}_CLIENT_SECRET, {NETWORK}_{KEY}_URL, LOG_FORMAT, METRICS_TOKEN"
+)
+_STORE = "DATABASE_URL, TOKEN_ENCRYPTION_KEY, LOG_FORMAT"
+ENVIRONMENT = {
+    "serve": _BOT_SETTINGS,
+    "db": "DATABASE_URL, LOG_FORMAT",
+    "db upgrade": "DATABASE_URL, LOG_FORMAT",
+    "sources": "DATABASE_URL, TOKEN_ENCRYPTION_KEY, SLACK_BOT_TOKEN, SLACK_API_URL, LOG_FORMAT",
+    "sources list": "DATABASE_URL, TOKEN_ENCRYPTION_KEY, LOG_FORMAT",
+    "sources import": (
+        "DATABASE_URL, TOKEN_ENCRYPTION_KEY, SLACK_BOT_TOKEN and SLACK_API_URL (for records "
+        "without a workspace), LOG_FORMAT"
+    ),
+    "scan": _BOT_SETTINGS.replace("SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, ", "").replace(
+        "PORT, ", ""
+    ),
+    "digest": (
+        "DATABASE_URL, TOKEN_ENCRYPTION_KEY, SLACK_BOT_TOKEN, SLACK_API_URL, "
+        "SLACK_NOTIFY_CHANNEL, DIGEST_HOUR, DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, LOG_FORMAT"
+    ),
+    "sources remove": _STORE,
+    "keys": _STORE,
+    "keys check": _STORE,
+    "keys rotate": _STORE,
+    "api-keys": _STORE,
+    "api-keys create": _STORE,
+    "api-keys list": _STORE,
+    "api-keys revoke": _STORE,
+    "webhooks": _STORE,
+    "webhooks add": _STORE,
+    "webhooks list": _STORE,
+    "webhooks remove": _STORE,
+    "webhooks enable": _STORE,
+    "webhooks deliveries": _STORE,
+    "webhooks redeliver": _STORE,
+    "demo": "none: the demo makes its own settings and ignores the environment",
+}
+README_SECTIONS = {"demo": "Try it in a minute"}  # the rest are explained under Configuration
+
+
+def _document_environment(parser: argparse.ArgumentParser, path: str = "") -> None:
+    """Give every command's --help the variables it reads and where the README explains them."""
+    if path:
+        section = README_SECTIONS.get(path, "Configuration")
+        parser.epilog = (
+            f"environment: {ENVIRONMENT.get(path, 'see the README')}. "
+            f'README.md, section "{section}", explains each variable.'
+        )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                _document_environment(sub, f"{path} {name}".strip())
 
 
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure()
+    if args.command == "demo":
+        logs.configure()
+        return demo(args.port)
     try:
         settings = Settings.from_env(env)
+        logs.configure(json_lines=settings.log_format == "json")
         if args.command == "serve":
             return serve(settings, args.host, args.port, args.no_scheduler)
         return asyncio.run(_run(settings, args))
     except ConfigError as err:
         print(f"sources-bot: configuration error: {err}", file=sys.stderr)
         return 2
+
+
+def demo(port: int) -> int:
+    import time
+
+    started = time.monotonic()
+    from bot.demo.server import serve as serve_demo
+
+    try:
+        return asyncio.run(serve_demo(port, started=started))
+    except KeyboardInterrupt:
+        return 0
 
 
 def serve(settings: Settings, host: str, port: int | None, no_scheduler: bool) -> int:
@@ -180,7 +275,7 @@ async def _warn_secrets(services: Services) -> bool:
 async def _list(services: Services, args: argparse.Namespace) -> int:
     from bot.services.sources import source_json
 
-    sources = await services.sources.list()
+    sources = await services.sources.everywhere()
     if args.json:
         print(json.dumps([source_json(s) for s in sources], indent=2))
         return 0
@@ -276,7 +371,10 @@ async def _scan(services: Services, args: argparse.Namespace) -> int:
         print(f"sources-bot: the scan stopped, the database failed: {where}", file=sys.stderr)
         return 1
     print(report.summary())
-    delivered = _delivered(await services.dispatcher.drain())
+    workflow = await services.workflow.run_due()
+    if workflow.reminded or workflow.announced_again or workflow.escalated:
+        print(workflow.summary())
+    delivered = _delivered(await services.dispatcher.drain(patience=RATE_LIMIT_PATIENCE))
     return await _delivery(services, no_channel=bool(report.no_channel)) or delivered
 
 
@@ -292,7 +390,7 @@ def _delivered(report: DrainReport) -> int:
 
 
 async def _digest(services: Services, args: argparse.Namespace) -> int:
-    workspaces = await services.workspaces.all()
+    workspaces = await services.workspaces.installed()
     if args.dry_run:
         for workspace in workspaces:
             plan = await services.digest.plan(workspace)
@@ -306,14 +404,14 @@ async def _digest(services: Services, args: argparse.Namespace) -> int:
     queued = 0
     no_channel = False
     for workspace in workspaces:
-        if services.workspaces.notify_channel(workspace) is None:
+        if services.workspaces.settings(workspace).notify_channel is None:
             plan = await services.digest.plan(workspace)
             quiet = plan.content.all_well and not services.ctx.settings.digest_always_post
             no_channel = no_channel or not quiet
             continue
         queued += await services.digest.post(workspace)
     print(f"digests: {queued} (a workspace gets at most one a day; quiet days post nothing)")
-    delivered = _delivered(await services.dispatcher.drain())
+    delivered = _delivered(await services.dispatcher.drain(patience=RATE_LIMIT_PATIENCE))
     return await _delivery(services, no_channel=no_channel) or delivered
 
 

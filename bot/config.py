@@ -19,6 +19,12 @@ DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_POOL_SIZE = 1000
 MAX_NETWORK_CONCURRENCY = 100
+DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
+# Bounds of the team workflow's settings (the environment's defaults and each workspace's).
+MAX_WARN_AFTER = timedelta(days=14)
+MAX_CLAIM_REMIND_HOURS = 24 * 7
+MAX_SNOOZE_DAYS = 30
+MAX_ESCALATE_HOURS = 24 * 30
 
 
 class ConfigError(ValueError):
@@ -48,6 +54,12 @@ class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_notify_channel: str | None = None
+    # Install mode (many workspaces): the Slack app's OAuth credentials.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_authorize_url: str = DEFAULT_SLACK_AUTHORIZE_URL
+    # Socket Mode: the app-level token (xapp-).
+    slack_app_token: str | None = field(default=None, repr=False)
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int | None = None  # None: the driver's default
     public_url: str = "http://localhost:3000"
@@ -57,11 +69,22 @@ class Settings:
     digest_always_post: bool = False
     expiry_warning_days: tuple[int, ...] = (7, 1)
     renewal_failure_budget: timedelta = timedelta(hours=24)
+    # The team's workflow (each also a workspace setting): how long passing renewal failures
+    # stay quiet, when a claim's owner is reminded, how long a dead source may be snoozed,
+    # and when a dead source is escalated.
+    renewal_warn_after: timedelta = timedelta(hours=1)
+    claim_remind_hours: int = 4
+    max_snooze_days: int = 3
+    escalate_after_hours: int = 24
     event_retention: timedelta = timedelta(days=365)
+    uninstall_retention: timedelta = timedelta(days=30)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
     network_concurrency: int = 8  # renewals and health checks in flight per network
+    slack_channel_interval: float = 1.0  # seconds between two posts to one channel
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
+    log_format: str = "text"
+    metrics_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +133,11 @@ class Settings:
                 "NETWORK_CONCURRENCY must be a number of requests from 1 to "
                 f"{MAX_NETWORK_CONCURRENCY}"
             )
+        channel_interval = _float(
+            get("SLACK_CHANNEL_INTERVAL_SECONDS"), "SLACK_CHANNEL_INTERVAL_SECONDS", 1.0
+        )
+        if not 0 <= channel_interval <= 60:
+            raise ConfigError("SLACK_CHANNEL_INTERVAL_SECONDS must be from 0 to 60")
         digest_hour = _int(get("DIGEST_HOUR"), "DIGEST_HOUR", 9)
         if not 0 <= digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23")
@@ -129,9 +157,55 @@ class Settings:
         budget_hours = _int(get("RENEWAL_FAILURE_BUDGET_HOURS"), "RENEWAL_FAILURE_BUDGET_HOURS", 24)
         if budget_hours < 1:
             raise ConfigError("RENEWAL_FAILURE_BUDGET_HOURS must be 1 or more")
+        warn_after = get("RENEWAL_WARN_AFTER")
+        renewal_warn_after = timedelta(hours=1)
+        if warn_after is not None:
+            parsed = parse_duration(warn_after)
+            if parsed is None or parsed > MAX_WARN_AFTER:
+                raise ConfigError(
+                    "RENEWAL_WARN_AFTER must be a duration such as 1h, 30m or 1h30m "
+                    f"(at most {MAX_WARN_AFTER.days} days), not {warn_after!r}"
+                )
+            renewal_warn_after = parsed
+        claim_remind_hours = _int(get("CLAIM_REMIND_HOURS"), "CLAIM_REMIND_HOURS", 4)
+        if not 1 <= claim_remind_hours <= MAX_CLAIM_REMIND_HOURS:
+            raise ConfigError(
+                f"CLAIM_REMIND_HOURS must be whole hours from 1 to {MAX_CLAIM_REMIND_HOURS}"
+            )
+        max_snooze_days = _int(get("MAX_SNOOZE_DAYS"), "MAX_SNOOZE_DAYS", 3)
+        if not 0 <= max_snooze_days <= MAX_SNOOZE_DAYS:
+            raise ConfigError(f"MAX_SNOOZE_DAYS must be whole days from 0 to {MAX_SNOOZE_DAYS}")
+        escalate_hours = _int(get("ESCALATE_AFTER_HOURS"), "ESCALATE_AFTER_HOURS", 24)
+        if not 1 <= escalate_hours <= MAX_ESCALATE_HOURS:
+            raise ConfigError(
+                f"ESCALATE_AFTER_HOURS must be whole hours from 1 to {MAX_ESCALATE_HOURS}"
+            )
         retention_days = _int(get("EVENT_RETENTION_DAYS"), "EVENT_RETENTION_DAYS", 365)
         if retention_days < 1:
             raise ConfigError("EVENT_RETENTION_DAYS must be 1 or more")
+        uninstall_days = _int(get("UNINSTALL_RETENTION_DAYS"), "UNINSTALL_RETENTION_DAYS", 30)
+        if uninstall_days < 1:
+            raise ConfigError("UNINSTALL_RETENTION_DAYS must be 1 or more")
+        client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+        if bool(client_id) != bool(client_secret):
+            missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+            raise ConfigError(
+                f"{missing} is missing: install mode needs both SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET"
+            )
+        if client_id and get("SLACK_BOT_TOKEN"):
+            raise ConfigError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are both set: set the "
+                "bot token for one workspace, or the client id and secret to let workspaces "
+                "install the app, not both"
+            )
+        app_token = get("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            # The message must not echo the token.
+            raise ConfigError(
+                "SLACK_APP_TOKEN must be an app-level token starting with xapp- "
+                "(Basic Information, App-Level Tokens, with the connections:write scope)"
+            )
         networks = {
             prefix.lower(): NetworkCredentials(
                 client_id=get(f"{prefix}_CLIENT_ID"),
@@ -154,11 +228,18 @@ class Settings:
                     f"{name}_{have} is set but {name}_{missing} is not: "
                     f"set both {name}_CLIENT_ID and {name}_CLIENT_SECRET, or neither"
                 )
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be text or json, not {log_format!r}")
         return cls(
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_bot_token=bot_token,
             slack_api_url=slack_api_url,
             slack_notify_channel=get("SLACK_NOTIFY_CHANNEL"),
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_authorize_url=get("SLACK_AUTHORIZE_URL") or DEFAULT_SLACK_AUTHORIZE_URL,
+            slack_app_token=app_token,
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             database_pool_size=database_pool_size,
             public_url=public_url,
@@ -168,19 +249,43 @@ class Settings:
             digest_always_post=_bool(get("DIGEST_ALWAYS_POST"), "DIGEST_ALWAYS_POST"),
             expiry_warning_days=warning_days,
             renewal_failure_budget=timedelta(hours=budget_hours),
+            renewal_warn_after=renewal_warn_after,
+            claim_remind_hours=claim_remind_hours,
+            max_snooze_days=max_snooze_days,
+            escalate_after_hours=escalate_hours,
             event_retention=timedelta(days=retention_days),
+            uninstall_retention=timedelta(days=uninstall_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
             network_concurrency=network_concurrency,
+            slack_channel_interval=channel_interval,
             networks=networks,
+            log_format=log_format,
+            metrics_token=get("METRICS_TOKEN"),
         )
+
+    @property
+    def install_mode(self) -> bool:
+        """Many workspaces install the app through OAuth; each has its own bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def socket_mode(self) -> bool:
+        """Slack's requests come over Socket Mode instead of POST /slack/events."""
+        return self.slack_app_token is not None
 
     def require_slack(self) -> None:
         """Fail fast, naming the variable, when Slack cannot be served."""
-        if not self.slack_signing_secret:
-            raise ConfigError("SLACK_SIGNING_SECRET is missing: Slack requests cannot be verified")
-        if not self.slack_bot_token:
-            raise ConfigError("SLACK_BOT_TOKEN is missing: the bot cannot talk to Slack")
+        if not self.slack_signing_secret and not self.socket_mode:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is missing: Slack requests cannot be verified "
+                "(or set SLACK_APP_TOKEN to receive them over Socket Mode)"
+            )
+        if not self.slack_bot_token and not self.install_mode:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is missing: the bot cannot talk to Slack "
+                "(or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to let workspaces install it)"
+            )
 
     def network(self, name: str) -> NetworkCredentials:
         return self.networks.get(name, NetworkCredentials())
@@ -207,6 +312,29 @@ def _public_url(value: str) -> str:
             f"not {value!r}"
         )
     return value.rstrip("/")
+
+
+_DURATION = re.compile(r"^(?:(?P<hours>\d{1,4})h)?(?:(?P<minutes>\d{1,5})m)?$")
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """'1h', '30m', '1h30m' or '0' as a timedelta; None when it is not one of those."""
+    value = text.strip().lower().replace(" ", "")
+    if value == "0":
+        return timedelta(0)
+    match = _DURATION.match(value)
+    if not value or match is None:
+        return None
+    return timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
+
+
+def format_duration(value: timedelta) -> str:
+    """The other way round: '1h', '30m', '1h30m', '0m'."""
+    minutes = int(value.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours}h{minutes}m"
+    return f"{hours}h" if hours else f"{minutes}m"
 
 
 def _split(value: str | None) -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -57,6 +58,16 @@ class SourceInfo:
     @property
     def label(self) -> str:
         return f"{self.network_title} · {self.name}"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The head of a list of sources in display order, with counts of the whole list: what a
+    view can show, read without reading every source."""
+
+    first: Sequence[SourceInfo]
+    total: int
+    broken: int  # sources that need reconnecting
 
 
 @dataclass(frozen=True)
@@ -114,3 +125,87 @@ class WebhookEndpointInfo:
     def display_url(self) -> str:
         """The URL without its query string, which may hold a receiver's own token."""
         return self.url.split("?", 1)[0].split("#", 1)[0]
+
+
+@dataclass(frozen=True)
+class UserGroup:
+    """A Slack user group (``@handle``), as the settings offer them."""
+
+    id: str
+    handle: str
+    name: str
+
+
+# Who may act in a workspace, and on which days its digest comes.
+EVERYONE = "everyone"
+ADMINS = "admins"  # workspace admins and owners
+GROUP = "group"  # admins, owners and the members of a user group
+CONNECT_ROLES = (EVERYONE, ADMINS, GROUP)
+SETTINGS_ROLES = (ADMINS, GROUP)
+
+DAILY = "daily"
+WEEKDAYS = "weekdays"
+DIGEST_DAYS = (DAILY, WEEKDAYS)
+
+# Whom an escalation mentions: the workspace's admins and owners, or a user group.
+ESCALATION_TARGETS = (ADMINS, GROUP)
+
+
+@dataclass(frozen=True)
+class SnoozeChoice:
+    """One way to snooze a source offered under "Remind me": ``key`` travels in the option's
+    value, ``label`` is what the person reads."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Who is on a source's trouble and whether it is muted, as a notice shows it: the
+    latest claim, a snooze still running, the ways it may be snoozed now, and since when its
+    renewal has been failing (None when it is not)."""
+
+    claimed_by: str | None = None
+    snoozed_by: str | None = None
+    snoozed_until: datetime | None = None
+    choices: tuple[SnoozeChoice, ...] = ()
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    notify_channel: str | None
+    network_channels: Mapping[str, str] = field(default_factory=dict)
+    digest_hour: int = 9
+    digest_timezone: str = "UTC"
+    digest_days: str = DAILY
+    warning_days: tuple[int, ...] = (7, 1)
+    renewal_failure_budget: timedelta = timedelta(hours=24)
+    connect_role: str = EVERYONE
+    connect_group: str | None = None
+    settings_role: str = ADMINS
+    settings_group: str | None = None
+    renewal_warn_after: timedelta = timedelta(hours=1)
+    claim_remind_hours: int = 4
+    max_snooze_days: int = 3
+    escalate_after_hours: int = 24
+    escalation_target: str = ADMINS
+    escalation_group: str | None = None
+
+    def channel_for(self, network: str) -> str | None:
+        """Where notices about ``network``'s sources go."""
+        return self.network_channels.get(network) or self.notify_channel
+
+    def digest_on(self, day: date) -> bool:
+        return self.digest_days == DAILY or day.weekday() < 5
+
+    def role(self, kind: str) -> tuple[str, str | None]:
+        """(role, user group) of who may ``kind`` ("connect" or "settings")."""
+        if kind == "settings":
+            return self.settings_role, self.settings_group
+        return self.connect_role, self.connect_group
+
+    @property
+    def budget_hours(self) -> int:
+        return int(self.renewal_failure_budget.total_seconds() // 3600)

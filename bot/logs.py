@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 _OAUTH_PATH = re.compile(r"^(/oauth/(?:start|callback)/)([^?\s]*)(\?.*)?$")
 
@@ -24,18 +27,71 @@ class RedactOAuthPaths(logging.Filter):
         return True
 
 
-class DropBoltTokenNotice(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client wins; it does."""
+class HideOAuthValues(logging.Filter):
+    """slack-sdk and Bolt name a failed install's code, or a state they could not find, in
+    their warnings; the rest of the line stays, the value does not."""
+
+    _VALUE = re.compile(r"\b(code|state): \S+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("As you gave `client` as well")
+        message = record.getMessage()
+        hidden = self._VALUE.sub(r"\1: …", message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
 
 
-def configure(level: str = "INFO") -> None:
+def hide_oauth_values(logger: logging.Logger) -> logging.Logger:
+    """``logger`` with :class:`HideOAuthValues` (added once)."""
+    if not any(isinstance(f, HideOAuthValues) for f in logger.filters):
+        logger.addFilter(HideOAuthValues())
+    return logger
+
+
+class DropBoltTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the bot's own client (or its
+    authorize, which hands out the token) wins; it does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(
+            ("As you gave `client` as well", "As `installation_store` or `authorize` has been")
+        )
+
+
+# The id of the HTTP request being handled (set by bot.web.request_id), for log lines.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+class JsonLines(logging.Formatter):
+    """``LOG_FORMAT=json``: one JSON object per line, with the request id when there is one.
+
+    It formats the same message as the text format, after the redaction filters ran, so it
+    holds nothing that the text lines would not.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid is not None:
+            line["request_id"] = rid
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(level: str = "INFO", *, json_lines: bool = False) -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if json_lines:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLines())
     keep_secrets_out()
     logging.getLogger("slack_bolt.AsyncApp").addFilter(DropBoltTokenNotice())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

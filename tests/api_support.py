@@ -52,7 +52,7 @@ async def append_event(
     actor: str = "scan",
 ) -> str:
     """Append an event as a service does, in its own transaction; return its id."""
-    source = await h.services.sources.get(source_id) if source_id is not None else None
+    source = await h.services.sources.get(team, source_id) if source_id is not None else None
     async with h.services.ctx.db.begin() as session:
         event = await h.services.ctx.events.append(
             session,

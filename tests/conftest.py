@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -21,7 +22,7 @@ from cryptography.fernet import Fernet
 from fakes import slack_requests
 from fakes.networks import FAKES
 from fakes.oauth_provider import FakeOAuthProvider
-from fakes.slack_api import FakeSlack
+from fakes.slack_api import Approval, FakeSlack
 from sqlalchemy import text
 
 from bot import ids
@@ -30,9 +31,11 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.store.db import create_engine
 
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
 PUBLIC_URL = "http://bot.test"
+INSTALL_URL = "https://bot.test"
 TEAM = "T0001"
 CHANNEL = "C0NOTICES"
 START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -92,6 +95,8 @@ def bot_env(database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider) ->
         "LINKEDIN_AUTHORIZE_URL": linkedin.authorize_url,
         "LINKEDIN_TOKEN_URL": linkedin.token_url,
         "LINKEDIN_USERINFO_URL": linkedin.userinfo_url,
+        # The fake Slack has no rate limits; tests of pacing set their own interval.
+        "SLACK_CHANNEL_INTERVAL_SECONDS": "0",
     }
 
 
@@ -102,6 +107,7 @@ class Harness:
     linkedin: FakeOAuthProvider
     clock: FrozenClock
     http: httpx2.AsyncClient
+    public_url: str = PUBLIC_URL
 
     @property
     def services(self) -> Any:
@@ -115,12 +121,18 @@ class Harness:
             "/slack/events", content=body, headers={**signed, **(headers or {})}
         )
 
-    async def command(self, text: str = "", user: str = "U1") -> dict[str, Any]:
+    async def command(
+        self, text: str = "", user: str = "U1", team: str = TEAM, **options: Any
+    ) -> dict[str, Any]:
         """Run ``/sources text`` and return what the bot posted to the response_url."""
         before = len(self.slack.successful_calls("response_url"))
         name = f"cmd-{before}"  # each invocation has its own response_url, as in Slack
         body, _ = slack_requests.slash_command(
-            text=text, user_id=user, team_id=TEAM, response_url=self.slack.response_url(name)
+            text=text,
+            user_id=user,
+            team_id=team,
+            response_url=self.slack.response_url(name),
+            **options,
         )
         response = await self.send(body)
         assert response.status_code == 200
@@ -128,18 +140,25 @@ class Harness:
         return calls[-1].args
 
     async def click(
-        self, action_id: str, value: str | None, user: str = "U1", **kwargs: Any
+        self, action_id: str, value: str | None, user: str = "U1", team: str = TEAM, **kwargs: Any
     ) -> httpx2.Response:
         body, _ = slack_requests.block_actions(
-            action_id, value, user_id=user, team_id=TEAM, **kwargs
+            action_id, value, user_id=user, team_id=team, **kwargs
         )
         return await self.send(body)
 
     async def event(
-        self, event: dict[str, Any], headers: Mapping[str, str] | None = None
+        self, event: dict[str, Any], headers: Mapping[str, str] | None = None, team: str = TEAM
     ) -> httpx2.Response:
-        body, _ = slack_requests.event_callback(event, team_id=TEAM)
+        body, _ = slack_requests.event_callback(event, team_id=team)
         return await self.send(body, headers=headers)
+
+    async def install(self, approval: Approval) -> httpx2.Response:
+        """A person installs the app through /slack/install, approving ``approval`` on the
+        fake Slack's install page; returns the page they end on."""
+        self.slack.approve_next_install(approval)
+        async with self.browser() as browser:
+            return await browser.get(f"{self.public_url}/slack/install")
 
     async def reconnect_link(self, notice: Mapping[str, Any], user: str = "U2") -> str:
         """Click the notice's only Reconnect button as ``user``; return the private link."""
@@ -159,15 +178,31 @@ class Harness:
         return link_from(calls[-1].args)
 
     def browser(self) -> httpx2.AsyncClient:
-        """A person's browser: the bot's URLs reach the app, the provider's its real server."""
+        """A person's browser: the bot's URLs reach the app, the provider's its real server.
+
+        After each page, what the bot queued is delivered (as the running dispatcher would, a
+        moment later), so a test reads Slack's state once the person has seen the page.
+        """
+
+        async def delivered(_: httpx2.Response) -> None:
+            await self.drain()
+
         return httpx2.AsyncClient(
-            mounts={PUBLIC_URL: httpx2.ASGITransport(app=self.bot.asgi)},
+            mounts={self.public_url: httpx2.ASGITransport(app=self.bot.asgi)},
             follow_redirects=True,
+            event_hooks={"response": [delivered]},
         )
 
     async def scan(self) -> Any:
         """One scan, then what it queued delivered (as `sources-bot scan` does)."""
         report = await self.bot.services.scan.run()
+        await self.drain()
+        return report
+
+    async def check(self) -> Any:
+        """The team workflow's check that follows each scheduled scan (claim reminders,
+        snoozes that ran out, escalations), then what it queued delivered."""
+        report = await self.bot.services.workflow.run_due()
         await self.drain()
         return report
 
@@ -182,6 +217,11 @@ class Harness:
         would too, a moment later); returns the dispatcher's report."""
         return await self.bot.services.dispatcher.drain()
 
+    async def uninstalled(self, team: str) -> None:
+        """Slack tells the bot that ``team`` uninstalled the app (recorded before the 200)."""
+        body, _ = slack_requests.app_uninstalled(team)
+        assert (await self.send(body)).status_code == 200
+
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         async with self.bot.engine.connect() as connection:
             return list((await connection.execute(text(sql), params)).all())
@@ -194,13 +234,38 @@ async def running_bot(
     """The bot built from ``env``, started, with a client for its ASGI app."""
     bot = create_app(Settings.from_env(env), clock=clock, scheduler=False)
     await bot.start()
+    public_url = env.get("PUBLIC_URL", PUBLIC_URL)
     try:
         async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=bot.asgi), base_url=PUBLIC_URL
+            transport=httpx2.ASGITransport(app=bot.asgi), base_url=public_url
         ) as http:
-            yield Harness(bot, slack, linkedin, clock, http)
+            yield Harness(bot, slack, linkedin, clock, http, public_url)
     finally:
         await bot.stop()
+
+
+def install_env(database_url: str, slack: FakeSlack, linkedin: Any) -> dict[str, str]:
+    """Install mode: no bot token; the Slack app's client id and secret. PUBLIC_URL is https,
+    as for any real install (Bolt's state cookie is Secure, and browsers keep it so)."""
+    env = bot_env(database_url, slack, linkedin)
+    del env["SLACK_BOT_TOKEN"]
+    return {
+        **env,
+        "PUBLIC_URL": INSTALL_URL,
+        "SLACK_CLIENT_ID": slack.client_id,
+        "SLACK_CLIENT_SECRET": slack.client_secret,
+        "SLACK_AUTHORIZE_URL": slack.authorize_url,
+    }
+
+
+@pytest.fixture
+async def installer(
+    database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider, clock: FrozenClock
+) -> AsyncIterator[Harness]:
+    """The bot in install mode, on the test's clock (the fake Slack's tokens expire by it)."""
+    slack.now = clock.now
+    async with running_bot(install_env(database_url, slack, linkedin), slack, linkedin, clock) as h:
+        yield h
 
 
 @pytest.fixture
@@ -260,6 +325,7 @@ async def network_bot(
                 "DATABASE_URL": database_url,
                 "PUBLIC_URL": PUBLIC_URL,
                 "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+                "SLACK_CHANNEL_INTERVAL_SECONDS": "0",
                 **fake.env(),
                 **(env or {}),
             }
@@ -270,3 +336,13 @@ async def network_bot(
             await fake.stop()
 
     yield start
+
+
+@pytest.fixture
+async def demo(tmp_path: Any) -> AsyncIterator[Any]:
+    """`sources-bot demo` served for real on 127.0.0.1 at a free port (a bot.demo Running)."""
+    from bot.demo.server import bind, running
+
+    with bind(0) as sock:
+        async with running(sock, tmp_path) as run:
+            yield run

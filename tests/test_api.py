@@ -194,7 +194,7 @@ async def test_one_source_by_id(harness: Harness, acme: dict[str, Any]) -> None:
         response = await api.get(f"/api/v1/sources/{source_id}")
 
     assert response.status_code == 200
-    info = await harness.services.sources.get(source_id)
+    info = await harness.services.sources.get(TEAM, source_id)
     assert info is not None
     assert response.json() == source_json(info)
 
@@ -230,7 +230,12 @@ async def test_each_key_sees_only_its_workspace(harness: Harness, acme: dict[str
         ours_by_id = await api.get(f"/api/v1/sources/{acme['ids'][0]}")
 
     assert [s["id"] for s in sources] == [acme["other"]]
-    assert [e["id"] for e in events] == [theirs]
+    # Its source's import announcement (issue 7), then the event appended here.
+    assert [(e["type"], e["source_id"]) for e in events] == [
+        ("source.connected", acme["other"]),
+        ("source.renewed", acme["other"]),
+    ]
+    assert events[-1]["id"] == theirs
     assert ours not in str(events)
     assert ours_by_id.status_code == 404
 
@@ -242,6 +247,12 @@ async def test_the_feed_is_oldest_first_pages_with_after_and_waits_for_events_to
     harness: Harness, acme: dict[str, Any]
 ) -> None:
     source_id = acme["ids"][0]
+    harness.clock.advance(timedelta(seconds=2))
+    async with checked_api(harness, acme["key"]) as api:
+        imported = (await api.get("/api/v1/events")).json()
+    # The import that made the fixture's sources announced each of them (issue 7).
+    assert [e["type"] for e in imported["events"]] == ["source.connected"] * len(acme["ids"])
+    start = {"after": imported["next_after"]}
     appended = []
     for kind in (EventType.RENEWED, EventType.RENEWAL_FAILING, EventType.EXPIRED):
         appended.append(await append_event(harness, kind, source_id, {"reason": "r"}))
@@ -249,9 +260,9 @@ async def test_the_feed_is_oldest_first_pages_with_after_and_waits_for_events_to
 
     async with checked_api(harness, acme["key"]) as api:
         # The last event is 0.7 s old, the second 1.4 s: only the first has settled.
-        early = (await api.get("/api/v1/events")).json()
+        early = (await api.get("/api/v1/events", params=start)).json()
         harness.clock.advance(timedelta(seconds=2))
-        first = (await api.get("/api/v1/events", params={"limit": 2})).json()
+        first = (await api.get("/api/v1/events", params={"limit": 2, **start})).json()
         rest = (await api.get("/api/v1/events", params={"after": first["next_after"]})).json()
         after_all = (await api.get("/api/v1/events", params={"after": rest["next_after"]})).json()
 

@@ -60,8 +60,8 @@ async def test_twenty_concurrent_calls_for_a_due_source_make_one_refresh(network
         old, new = await stored_tokens(h, source_id)
         assert {a.json()["access_token"] for a in answers} == {new.access_token}
         assert new.access_token != old.access_token
-        kinds = await h.rows("SELECT type, actor FROM events")
-        assert kinds == [("source.renewed", "api-key:platform")]
+        kinds = await h.rows("SELECT type, actor FROM events ORDER BY id")
+        assert kinds == [("source.connected", "cli"), ("source.renewed", "api-key:platform")]
 
 
 async def test_force_refresh_renews_a_token_that_is_not_due(network_bot: Any) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -291,3 +292,59 @@ def test_each_commands_help_says_what_it_prints(
         main([*argv, "--help"], {})
     assert exited.value.code == 0
     assert says in " ".join(capsys.readouterr().out.split())
+
+
+# --- sources import, announced -------------------------------------------------------------
+
+
+async def test_imported_sources_are_announced_once_to_the_workspaces_webhooks(
+    harness: Harness, cli: Run, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    code, out, _ = await cli("webhooks", "add", receiver.url, "--workspace", TEAM)
+    receiver.secret = out.strip()
+    expires = (harness.clock.now() + timedelta(days=30)).isoformat()
+
+    def record(account: str, team: str) -> dict[str, Any]:
+        return {
+            "network": "linkedin",
+            "account_id": account,
+            "name": f"Page {account}",
+            "access_token": f"token-{account}",
+            "expires_at": expires,
+            "workspace": team,
+        }
+
+    records = [record("a", TEAM), record("b", TEAM), record("c", OTHER_TEAM)]
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps(records))
+    code, _, err = await cli("sources", "import", str(path))
+    assert code == 0, err
+
+    events = await harness.rows(
+        "SELECT e.workspace_id, s.account_id, e.actor, e.payload FROM events e "
+        "JOIN sources s ON s.id = e.source_id WHERE e.type = 'source.connected' "
+        "ORDER BY s.account_id"
+    )
+    assert [(team, account, actor) for team, account, actor, _ in events] == [
+        (TEAM, "a", "cli"),
+        (TEAM, "b", "cli"),
+        (OTHER_TEAM, "c", "cli"),
+    ]
+    assert all(_json(payload) == {"imported": True} for *_, payload in events)
+    harness.clock.set(datetime.now(UTC))  # the command's rows are due by its clock
+    await harness.drain()
+    bodies = [received.json for received in receiver.delivered]
+    assert sorted(b["data"]["source"]["account_id"] for b in bodies) == ["a", "b"]
+    assert {b["type"] for b in bodies} == {"source.connected"}
+    assert all(b["data"]["payload"] == {"imported": True} for b in bodies)
+    assert all(b["data"]["source"]["status"] == "active" for b in bodies)
+
+    code, out, err = await cli("sources", "import", str(path))  # known sources: updated
+    assert code == 0 and "0 new, 3 updated" in out, err
+    assert len(await harness.rows("SELECT id FROM events")) == 3
+    await harness.drain()
+    assert len(receiver.delivered) == 2
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

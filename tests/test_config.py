@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,111 @@ def test_pool_size_is_read_and_checked() -> None:
             Settings.from_env({"DATABASE_POOL_SIZE": bad})
     with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE must be a whole number"):
         Settings.from_env({"DATABASE_POOL_SIZE": "many"})
+
+
+class TestModes:
+    def test_bot_token_mode_by_default(self) -> None:
+        settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+        assert not settings.install_mode and not settings.socket_mode
+        assert settings.uninstall_retention.days == 30
+        assert settings.slack_authorize_url == "https://slack.com/oauth/v2/authorize"
+
+    def test_install_mode_needs_no_bot_token(self) -> None:
+        settings = Settings.from_env(
+            {
+                "SLACK_CLIENT_ID": "1.2",
+                "SLACK_CLIENT_SECRET": "client-secret-9f",
+                "SLACK_SIGNING_SECRET": "s",
+                "SLACK_AUTHORIZE_URL": "http://127.0.0.1:9/oauth/v2/authorize",
+                "UNINSTALL_RETENTION_DAYS": "7",
+            }
+        )
+        settings.require_slack()
+        assert settings.install_mode
+        assert settings.uninstall_retention.days == 7
+        assert settings.slack_authorize_url == "http://127.0.0.1:9/oauth/v2/authorize"
+        assert "client-secret-9f" not in repr(settings)
+        assert "slack" not in settings.networks
+
+    @pytest.mark.parametrize(
+        ("env", "named"),
+        [
+            ({"SLACK_CLIENT_ID": "1.2"}, "SLACK_CLIENT_SECRET is missing"),
+            ({"SLACK_CLIENT_SECRET": "x"}, "SLACK_CLIENT_ID is missing"),
+            (
+                {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "x", "SLACK_BOT_TOKEN": "xoxb-1"},
+                "both set",
+            ),
+            ({"SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, "SLACK_APP_TOKEN must be"),
+            ({"UNINSTALL_RETENTION_DAYS": "0"}, "UNINSTALL_RETENTION_DAYS"),
+        ],
+    )
+    def test_mistakes_are_named(self, env: dict[str, str], named: str) -> None:
+        with pytest.raises(ConfigError, match=named) as error:
+            Settings.from_env(env)
+        assert "xoxb-not-an-app-token" not in str(error.value)
+
+    def test_socket_mode_needs_no_signing_secret(self) -> None:
+        settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1-x"})
+        settings.require_slack()
+        assert settings.socket_mode
+        assert "xapp-1-x" not in repr(settings)
+
+    def test_without_a_token_or_an_install_the_message_says_both_ways(self) -> None:
+        with pytest.raises(ConfigError, match="SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
+            Settings.from_env({"SLACK_SIGNING_SECRET": "s"}).require_slack()
+
+
+# --- the team workflow's defaults (issue 9) ---------------------------------------------------
+
+
+def test_team_workflow_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.renewal_warn_after == timedelta(hours=1)
+    assert (settings.claim_remind_hours, settings.max_snooze_days) == (4, 3)
+    assert settings.escalate_after_hours == 24
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1h", timedelta(hours=1)),
+        ("30m", timedelta(minutes=30)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        (" 2H ", timedelta(hours=2)),
+        ("90m", timedelta(minutes=90)),
+        ("0", timedelta(0)),
+    ],
+)
+def test_renewal_warn_after_is_a_duration(value: str, expected: timedelta) -> None:
+    assert Settings.from_env({"RENEWAL_WARN_AFTER": value}).renewal_warn_after == expected
+
+
+@pytest.mark.parametrize("value", ["1", "an hour", "1d", "-1h", "h", "15d0h", "400h"])
+def test_renewal_warn_after_refuses_what_is_not_a_duration(value: str) -> None:
+    with pytest.raises(ConfigError, match="RENEWAL_WARN_AFTER must be a duration such as 1h"):
+        Settings.from_env({"RENEWAL_WARN_AFTER": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CLAIM_REMIND_HOURS", "0"),
+        ("CLAIM_REMIND_HOURS", "four"),
+        ("MAX_SNOOZE_DAYS", "-1"),
+        ("MAX_SNOOZE_DAYS", "31"),
+        ("ESCALATE_AFTER_HOURS", "0"),
+        ("ESCALATE_AFTER_HOURS", "721"),
+    ],
+)
+def test_team_workflow_numbers_are_bounded(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_team_workflow_numbers_are_read() -> None:
+    settings = Settings.from_env(
+        {"CLAIM_REMIND_HOURS": "2", "MAX_SNOOZE_DAYS": "0", "ESCALATE_AFTER_HOURS": "48"}
+    )
+    assert (settings.claim_remind_hours, settings.max_snooze_days) == (2, 0)
+    assert settings.escalate_after_hours == 48

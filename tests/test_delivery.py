@@ -150,6 +150,8 @@ async def test_choosing_another_channel_posts_what_failed_there(harness: Harness
     harness.clock.advance(timedelta(days=61))
     harness.slack.fail("chat.postMessage", error="is_archived", status=200, retry_after=None)
     await harness.scan()
+    harness.slack.add_user("U3", admin=True)  # settings are for admins by default
+    harness.slack.add_channel("C0NEW", "new")
     await harness.click(
         ids.SET_NOTIFY_CHANNEL,
         None,

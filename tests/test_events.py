@@ -83,13 +83,14 @@ async def test_renewals_failures_and_expiry(network_bot: Any) -> None:
 
         kinds = [(kind, actor) for kind, _, actor, _ in await events(h)]
         assert kinds == [
+            ("source.connected", "cli"),  # x_source imports it (issue 7: imports announce)
             ("source.renewed", "scan"),
             ("source.renewal_failing", "scan"),
-            ("source.expiring", "scan"),  # its warning: it expires within a day
+            # No warning, so no source.expiring: an 8-minute blip stays quiet (issue 9).
             ("source.renewed", "scan"),
             ("source.expired", "scan"),
         ]
-        failing = (await events(h))[1][3]
+        failing = (await events(h))[2][3]
         assert failing == {"kind": "transient", "reason": "X is not answering (HTTP 503)"}
         assert await secrets_in_events(h) == []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from blockkit import validate_message, validate_view
 from conftest import TEAM, Harness
@@ -25,14 +26,16 @@ from bot.blocks.notice import (
     NoticeEntry,
     connected_dm,
     expiry_notice,
+    failing_notice,
     reconnected_reply,
     warning_notice,
     wrong_account_reply,
 )
+from bot.blocks.oncall import claim_reminder, escalation_reply, recovered_reply
 from bot.blocks.replies import help_message, short, sources_list
 from bot.blocks.texts import SOMETHING_WENT_WRONG
 from bot.config import Settings
-from bot.domain import Identity, LastError, SourceInfo, Status
+from bot.domain import Attention, Identity, LastError, SnoozeChoice, SourceInfo, Status
 from bot.handlers.commands import parse
 from bot.networks import load_catalogue
 from bot.services.importer import InvalidImport, parse_records
@@ -170,6 +173,67 @@ def test_thread_replies_and_dms(
     check_message(reconnected_reply(source, user))
     check_message(wrong_account_reply(source, Identity("acct", connected), user, reaches))
     check_message(connected_dm(source, created))
+
+
+attentions = st.builds(
+    Attention,
+    claimed_by=st.none() | user_ids,
+    snoozed_by=st.none() | user_ids,
+    snoozed_until=st.none() | moments,
+    choices=st.lists(
+        st.builds(SnoozeChoice, st.sampled_from(["1d", "3d", "before"]), names), max_size=3
+    ).map(tuple),
+    failing_since=st.none() | moments,
+)
+zones = st.sampled_from(["UTC", "Europe/Paris", "Pacific/Kiritimati"]).map(ZoneInfo)
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.builds(
+            NoticeEntry,
+            source_infos(),
+            st.none() | user_ids,
+            st.none() | moments,
+            st.booleans(),
+            attentions,
+        ),
+        max_size=80,
+    ),
+    zones,
+)
+def test_notices_with_claims_snoozes_and_failing_renewals(
+    entries: list[NoticeEntry], zone: ZoneInfo
+) -> None:
+    for build in (expiry_notice, warning_notice, failing_notice):
+        check_message(build(entries, NOW, zone))
+
+
+@FUZZ
+@given(
+    source_infos(),
+    moments,
+    st.integers(min_value=1, max_value=24 * 30),
+    st.none() | user_ids | names,
+    st.none() | user_ids,
+    st.lists(user_ids, max_size=40),
+    st.none() | names,
+    zones,
+)
+def test_workflow_replies_and_dms(
+    source: SourceInfo,
+    when: datetime,
+    hours: int,
+    connected_by: str | None,
+    claimed_by: str | None,
+    admins: list[str],
+    group: str | None,
+    zone: ZoneInfo,
+) -> None:
+    check_message(claim_reminder(source, when, NOW))
+    check_message(recovered_reply(source, when, zone))
+    check_message(escalation_reply(source, hours, connected_by, claimed_by, admins, group))
 
 
 # /sources text -------------------------------------------------------------------------------

@@ -65,6 +65,12 @@ def test_the_registry_names_every_encrypted_column() -> None:
         ("credentials", "refresh_token"),
         ("connect_attempts", "code_verifier"),
         ("webhook_endpoints", "secret"),
+        ("slack_installations", "bot_token"),
+        ("slack_installations", "bot_refresh_token"),
+        ("slack_installations", "user_token"),
+        ("slack_installations", "user_refresh_token"),
+        ("slack_bots", "bot_token"),
+        ("slack_bots", "bot_refresh_token"),
     }
 
 

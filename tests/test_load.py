@@ -90,7 +90,7 @@ async def test_a_burst_is_acked_at_once_and_answered_in_turn_all_of_it(
 ) -> None:
     async with bot_with_pool(2, database_url, slack, linkedin, clock) as h:
         await import_sources(h, 3)
-        listing = h.services.sources.list
+        listing = h.services.sources.listing
         gate = asyncio.Event()
         changed = asyncio.Condition()
         inside = most = 0
@@ -107,7 +107,7 @@ async def test_a_burst_is_acked_at_once_and_answered_in_turn_all_of_it(
             finally:
                 inside -= 1
 
-        monkeypatch.setattr(h.services.sources, "list", held_listing)
+        monkeypatch.setattr(h.services.sources, "listing", held_listing)
         bodies = [
             slack_requests.slash_command(
                 text="", team_id=TEAM, response_url=slack.response_url(f"burst-{n}")

@@ -426,6 +426,8 @@ async def test_query_string_never_reaches_page_or_logs(harness: Harness, caplog:
 
 
 async def test_choosing_the_notice_channel_on_the_app_home(harness: Harness) -> None:
+    harness.slack.add_user("U3", admin=True)  # settings are for admins by default
+    harness.slack.add_channel("C0CHOSEN", "chosen")
     response = await harness.click(
         ids.SET_NOTIFY_CHANNEL,
         None,

@@ -13,9 +13,21 @@ import pytest
 import yaml
 
 from bot import ids
+from bot.web.install import BOT_SCOPES, REDIRECT_PATH
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "manifest.yml"
-EXPECTED_BOT_SCOPES = {"commands", "chat:write", "chat:write.public"}
+SOCKET_MODE_PATH = MANIFEST_PATH.with_name("manifest.socket-mode.yml")
+# Each scope, and the one call (or surface) it is there for.
+EXPECTED_BOT_SCOPES = {
+    "commands",  # /sources
+    "chat:write",  # notices, digests, replies, DMs
+    "chat:write.public",  # SLACK_NOTIFY_CHANNEL, a public channel nobody invited the bot to
+    "channels:join",  # conversations.join of a public channel chosen in the settings
+    "channels:read",  # conversations.info of a public channel chosen in the settings
+    "groups:read",  # conversations.info of a private channel chosen in the settings
+    "users:read",  # users.info: admins and owners (roles), the installer's time zone
+    "usergroups:read",  # usergroups.list (settings) and usergroups.users.list (roles)
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +84,25 @@ def test_bot_scopes_are_exactly_what_the_bot_needs(manifest: dict[str, Any]) -> 
     assert len(bot_scopes) == len(set(bot_scopes)), f"duplicate bot scopes: {bot_scopes}"
     assert set(bot_scopes) == EXPECTED_BOT_SCOPES
     assert not scopes.get("user"), "the bot needs no user scopes"
+    # The install asks Slack for exactly these, in the manifest's order.
+    assert list(BOT_SCOPES) == bot_scopes
+
+
+def test_install_comes_back_to_the_redirect_route(manifest: dict[str, Any]) -> None:
+    (url,) = manifest["oauth_config"]["redirect_urls"]
+    assert url.startswith("https://") and url.endswith(REDIRECT_PATH)
+
+
+def test_the_socket_mode_manifest_is_the_same_app_without_request_urls(
+    manifest: dict[str, Any],
+) -> None:
+    with SOCKET_MODE_PATH.open(encoding="utf-8") as f:
+        socket = yaml.safe_load(f)
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is False
+    assert "request_url" not in socket["settings"]["event_subscriptions"]
+    assert "request_url" not in socket["settings"]["interactivity"]
+    assert all("url" not in command for command in socket["features"]["slash_commands"])
+    assert socket["oauth_config"]["scopes"] == manifest["oauth_config"]["scopes"]
+    assert _bot_events(socket) == _bot_events(manifest)
+    assert [c["command"] for c in _slash_commands(socket)] == [ids.COMMAND]

@@ -32,7 +32,7 @@ from test_scan import import_many, leases, refresh_tokens
 from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.config import Settings
-from bot.services import claims
+from bot.services import scan_claims
 from bot.services.leases import ClockLeases, DatabaseLeases
 from bot.services.renewal import LEASE
 from bot.services.scan import round_name
@@ -218,6 +218,6 @@ async def claimable(bot: Any, source_id: int, leases: Any) -> bool:
     ctx = replace(bot.services.ctx, leases=leases)
     async with ctx.read() as session:
         found = await session.scalar(
-            select(func.count()).where(Source.id == source_id, claims.claimable(ctx, "other"))
+            select(func.count()).where(Source.id == source_id, scan_claims.claimable(ctx, "other"))
         )
     return bool(found)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +21,15 @@ from bot.blocks.base import (
     plain,
     section,
 )
-from bot.blocks.sources import source_list_blocks
+from bot.blocks.sources import as_listing, source_list_blocks
 from bot.blocks.texts import HOME_MORE_HINT
-from bot.domain import DeliveryProblem, SourceInfo
+from bot.domain import DeliveryProblem, Listing, SourceInfo
 from bot.networks import Network
 
 MAX_HOME_BLOCKS = 100
 MAX_PROBLEMS = 5
 TRY_AGAIN = "Try again"
+SETTINGS_BUTTON = "Settings"
 
 
 @dataclass(frozen=True)
@@ -36,28 +37,31 @@ class HomeSettings:
     notify_channel: str | None
     digest_hour: int
     digest_timezone: str
+    weekdays_only: bool = False
+    warning_days: tuple[int, ...] = ()
+    network_channels: Mapping[str, str] = field(default_factory=dict)  # network title -> id
 
 
 def home_view(
-    sources: Sequence[SourceInfo],
+    sources: Sequence[SourceInfo] | Listing,
     networks: Sequence[Network],
     settings: HomeSettings,
     now: datetime,
     problems: Sequence[DeliveryProblem] = (),
 ) -> dict[str, Any]:
+    listing = as_listing(sources)
     blocks: list[Block] = [header("Sources")]
     blocks.extend(problem_blocks(problems))
-    broken = [source for source in sources if source.status.needs_reconnect]
-    if broken:
-        noun = "source has" if len(broken) == 1 else "sources have"
+    if listing.broken:
+        noun = "source has" if listing.broken == 1 else "sources have"
         blocks.append(
             section(
-                f":lock: *{len(broken)} {noun} stopped working.* Imports from them have stopped "
-                "until someone reconnects them below."
+                f":lock: *{listing.broken} {noun} stopped working.* Imports from them have "
+                "stopped until someone reconnects them below."
             )
         )
-    elif sources:
-        blocks.append(section(f":white_check_mark: All {len(sources)} sources are working."))
+    elif listing.total:
+        blocks.append(section(f":white_check_mark: All {listing.total} sources are working."))
     else:
         blocks.append(section("No sources yet. Connect your team's first account below."))
 
@@ -65,7 +69,7 @@ def home_view(
     blocks.append(divider())
     tail = _settings_blocks(settings)
     budget = MAX_HOME_BLOCKS - len(blocks) - len(tail)
-    blocks.extend(source_list_blocks(sources, now, budget, HOME_MORE_HINT))
+    blocks.extend(source_list_blocks(listing, now, budget, HOME_MORE_HINT))
     blocks.extend(tail)
     return {"type": "home", "blocks": blocks}
 
@@ -128,8 +132,23 @@ def _settings_blocks(settings: HomeSettings) -> list[Block]:
     }
     if settings.notify_channel:
         select["initial_conversation"] = settings.notify_channel
+    digest = f"Daily digest at {settings.digest_hour:02d}:00 {settings.digest_timezone}"
+    details = [
+        f"{title} notices go to {channel_link(channel)}."
+        for title, channel in sorted(settings.network_channels.items())
+    ]
+    if settings.warning_days:
+        details.append(f"Warnings {_days(settings.warning_days)} before a source expires.")
+    details.append(digest + (" on weekdays." if settings.weekdays_only else "."))
     return [
         divider(),
+        actions(button(SETTINGS_BUTTON, ids.OPEN_SETTINGS, value="settings"), block_id="open"),
         section(where, select, block_id="settings"),
-        context(f"Daily digest at {settings.digest_hour:02d}:00 {settings.digest_timezone}."),
+        context(*details[-10:]),
     ]
+
+
+def _days(days: Sequence[int]) -> str:
+    """(7, 1) -> '7 days and 1 day'."""
+    words = [f"{day} day{'s' if day != 1 else ''}" for day in days]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

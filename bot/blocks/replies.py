@@ -7,26 +7,30 @@ from datetime import datetime
 
 from bot.blocks import Message
 from bot.blocks.base import context, section
-from bot.blocks.sources import source_list_blocks
+from bot.blocks.sources import as_listing, source_list_blocks
 from bot.blocks.texts import HELP, LIST_MORE_HINT, NO_MATCH, NO_SOURCES
-from bot.domain import SourceInfo
+from bot.domain import Listing, SourceInfo
 from bot.networks import Network
 
 MAX_MESSAGE_BLOCKS = 50
+LIST_BLOCKS = MAX_MESSAGE_BLOCKS - 1  # after the summary line
 
 
-def sources_list(sources: Sequence[SourceInfo], now: datetime, what: str | None = None) -> Message:
+def sources_list(
+    sources: Sequence[SourceInfo] | Listing, now: datetime, what: str | None = None
+) -> Message:
     """``what`` names the filter ("expired", "LinkedIn") or is None for every source."""
-    if not sources:
+    listing = as_listing(sources)
+    if not listing.total:
         text = NO_MATCH.format(what=what) if what else NO_SOURCES
         return short(text)
-    broken = sum(1 for source in sources if source.status.needs_reconnect)
-    noun = "source" if len(sources) == 1 else "sources"
-    summary = f"{len(sources)} {what + ' ' if what else ''}{noun}"
+    broken = listing.broken
+    noun = "source" if listing.total == 1 else "sources"
+    summary = f"{listing.total} {what + ' ' if what else ''}{noun}"
     if broken:
         summary += f", {broken} need{'s' if broken == 1 else ''} reconnecting"
     blocks = [context(summary)]
-    blocks.extend(source_list_blocks(sources, now, MAX_MESSAGE_BLOCKS - 1, LIST_MORE_HINT))
+    blocks.extend(source_list_blocks(listing, now, LIST_BLOCKS, LIST_MORE_HINT))
     return Message(text=summary, blocks=blocks)
 
 

@@ -16,8 +16,8 @@ from bot.blocks.base import (
     mention,
     section,
 )
-from bot.domain import SourceInfo, Status
-from bot.status import expired_reason, expires_in, short_date
+from bot.domain import Listing, SourceInfo, Status
+from bot.status import display_key, expired_reason, expires_in, short_date
 
 RECONNECT = "Reconnect"
 
@@ -86,22 +86,55 @@ def needs_attention(source: SourceInfo) -> bool:
 
 
 def sort_for_display(sources: Sequence[SourceInfo]) -> list[SourceInfo]:
-    """Expired and revoked first, then expiring, then the rest; by network and name within."""
-    rank = {Status.EXPIRED: 0, Status.REVOKED: 0, Status.EXPIRING: 1, Status.ACTIVE: 2}
-    return sorted(sources, key=lambda s: (rank[s.status], s.network, s.name.lower(), s.id))
+    """Expired and revoked first, then expiring, then the rest; by network and name within
+    (the order of :func:`bot.status.display_key`, which the database applies too)."""
+    return sorted(sources, key=lambda s: display_key(s.status, s.network, s.name, s.id))
+
+
+def as_listing(sources: Sequence[SourceInfo] | Listing) -> Listing:
+    """A listing as it is, or every source of ``sources`` as one."""
+    if isinstance(sources, Listing):
+        return sources
+    broken = sum(1 for source in sources if source.status.needs_reconnect)
+    return Listing(first=sort_for_display(sources), total=len(sources), broken=broken)
+
+
+# The shortest line a healthy source can have: a bound on how many share one section.
+_SHORTEST_LINE = len(f"{STATUS_ICONS[Status.ACTIVE]} X · X — does not expire")
+_LINES_PER_SECTION = (SECTION_TEXT_LIMIT + 1) // (_SHORTEST_LINE + 1)
+
+
+def capacity(max_blocks: int, broken: int, expiring: int) -> int:
+    """At most how many sources :func:`source_list_blocks` can show in ``max_blocks`` when
+    ``broken`` of them need reconnecting and ``expiring`` will soon: how many a view must read,
+    in display order, to show all it can. Those come first, in that order, and take
+    :func:`action_blocks`' blocks each (two, one); healthy ones share sections."""
+    room = max_blocks
+    shown = min(broken, room // 2)
+    room -= 2 * shown
+    if shown < broken:
+        return shown
+    soon = min(expiring, room)
+    room -= soon
+    if soon < expiring:
+        return shown + soon
+    return shown + soon + room * _LINES_PER_SECTION
 
 
 def source_list_blocks(
-    sources: Sequence[SourceInfo], now: datetime, max_blocks: int, more_hint: str
+    sources: Sequence[SourceInfo] | Listing, now: datetime, max_blocks: int, more_hint: str
 ) -> list[Block]:
     """Blocks for ``sources`` using at most ``max_blocks``.
 
     Sources that need a person get their own blocks with a Reconnect button; healthy ones
-    share sections, one line each. What does not fit is counted in a closing context line.
+    share sections, one line each. What does not fit (or was not read: a listing's head
+    only) is counted in a closing context line.
     """
+    listing = as_listing(sources)
     blocks: list[Block] = []
     lines: list[str] = []
-    ordered = sort_for_display(sources)
+    ordered = sort_for_display(listing.first)  # a listing's head is in this order already
+    total = max(listing.total, len(ordered))
 
     def flush() -> None:
         if lines:
@@ -109,12 +142,12 @@ def source_list_blocks(
             lines.clear()
 
     for index, source in enumerate(ordered):
-        reserve = 1 if index < len(ordered) - 1 else 0  # room for the "and N more" line
+        reserve = 1 if index < total - 1 else 0  # room for the "and N more" line
         if needs_attention(source):
             candidate = action_blocks(source, now)
             if len(blocks) + (1 if lines else 0) + len(candidate) + reserve > max_blocks:
                 flush()
-                return _with_more(blocks, len(ordered) - index, more_hint)
+                return _with_more(blocks, total - index, more_hint)
             flush()
             blocks.extend(candidate)
             continue
@@ -123,9 +156,11 @@ def source_list_blocks(
             flush()
         if len(blocks) + 1 + reserve > max_blocks:
             flush()
-            return _with_more(blocks, len(ordered) - index, more_hint)
+            return _with_more(blocks, total - index, more_hint)
         lines.append(line)
     flush()
+    if total > len(ordered):  # read only in part, and all that was read fitted
+        return _with_more(blocks, total - len(ordered), more_hint)
     return blocks
 
 

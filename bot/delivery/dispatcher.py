@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy import ColumnElement
+
 from bot.clock import Clock
-from bot.delivery.outbox import Claimed, Outbox
+from bot.delivery.outbox import Candidate, Claimed, Outbox
+from bot.delivery.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +30,26 @@ CONCURRENCY = 16
 
 
 class DeliveryError(Exception):
-    """A try failed. ``reason`` is plain words (no secret), shown to people and in the log."""
+    """A try failed. ``reason`` is plain words (no secret), shown to people and in the log.
+
+    ``held`` marks a rate limit: the other side refused with Retry-After, and the pause holds
+    every pending row that matches ``held`` (those behind the same limit), not only this one.
+    Such a try is not counted against the row's retries.
+    """
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        held: ColumnElement[bool] | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.held = held
 
 
 class NotReady(Exception):
@@ -63,6 +77,11 @@ class RetrySchedule:
 class Sender(Protocol):
     kinds: frozenset[str]
     schedule: RetrySchedule
+    pacer: Pacer | None  # spaces the sends of each lane; None: no lanes
+
+    def lane(self, row: Candidate) -> str | None:
+        """The lane of ``row`` (Slack: its channel), whose sends the pacer spaces."""
+        ...
 
     async def deliver(self, row: Claimed) -> None:
         """Deliver ``row`` and record it delivered (with any effects) through the outbox;
@@ -99,6 +118,9 @@ class Doorbell:
 
 
 class Dispatcher:
+    """Claims due rows as room frees up and delivers up to ``concurrency`` at once, pacing
+    each sender's lanes and holding back what a rate limit holds."""
+
     def __init__(
         self,
         outbox: Outbox,
@@ -109,77 +131,174 @@ class Dispatcher:
         self.outbox = outbox
         self.clock = clock
         self.doorbell = doorbell or Doorbell()
+        self.concurrency = concurrency
         self.senders: dict[str, Sender] = {}
-        self._limit = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._rounds = 0  # rounds under way in this process
+        self._busy = 0  # pumps of this process with rows in flight
         self._idle = asyncio.Condition()
-        self._waiting: dict[int, Claimed] = {}  # claimed rows not yet handed to a sender
+        self._skipped = False  # the last claim left rows for lanes that were not free
+        self._held_until: datetime | None = None  # the latest pause a rate limit asked for
+        self._holding: dict[int, tuple[Pacer, str]] = {}  # picked rows' lanes, until claimed
+        self._waiting: dict[int, Claimed] = {}  # claimed rows waiting for their lane's turn
         self._shutting_down = False  # within stop(): rows not begun are given back
 
     def add(self, sender: Sender) -> None:
         for kind in sender.kinds:
             self.senders[kind] = sender
 
-    async def deliver_due(self, report: DrainReport | None = None) -> int:
-        """One round: claim what is due (one row per order key) and deliver it; return how
-        many rows were tried."""
-        report = report or DrainReport()
-        self._rounds += 1
-        try:
-            rows = await self.outbox.claim(BATCH, kinds=list(self.senders))
-            if rows:
-                await asyncio.gather(*(self._deliver(row, report) for row in rows))
-            return len(rows)
-        finally:
-            self._rounds -= 1
-            async with self._idle:
-                self._idle.notify_all()
-
-    async def drain(self, max_rounds: int = 10_000) -> DrainReport:
-        """Deliver until nothing is due now and no round of this process is under way (rows
-        waiting for a later retry stay queued)."""
+    async def drain(self, max_rounds: int = 10_000, patience: float = 0.0) -> DrainReport:
+        """Deliver until nothing is due now and nothing of this process is in flight (rows
+        waiting for a later retry stay queued). With ``patience`` (seconds), rows that a rate
+        limit holds back for at most that long are waited for and delivered too."""
         report = DrainReport()
         for _ in range(max_rounds):
-            if await self.deliver_due(report):
+            if await self._pump(report, patience, background=False):
                 continue
-            if not self._rounds:
+            if not self._busy:
                 break
             async with self._idle:  # the background loop holds rows; let it finish them
-                await self._idle.wait_for(lambda: not self._rounds)
+                await self._idle.wait_for(lambda: not self._busy)
         return report
+
+    async def _pump(
+        self, report: DrainReport, patience: float = 0.0, background: bool = True
+    ) -> int:
+        """Claim and deliver until nothing more is due (or the lanes' pacing is all that holds
+        rows back, in which case wait for it); return how many rows were tried. The
+        background loop's pump stops claiming when the dispatcher stops."""
+        tried = 0
+        flying: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                room = self.concurrency - len(flying)
+                stopping = background and self._stopping
+                if not stopping and (room * 2 >= self.concurrency or not flying):
+                    if not flying:
+                        self._busy += 1  # from before the claim: drain must wait for it
+                    try:
+                        rows = await self.outbox.claim(room, list(self.senders), self._pick)
+                    except BaseException:
+                        if not flying:
+                            await self._settled()
+                        raise
+                    self._unhold({row.id for row in rows})
+                    if not rows and not flying:
+                        await self._settled()
+                    flying.update(asyncio.create_task(self._deliver(r, report)) for r in rows)
+                    tried += len(rows)
+                if flying:
+                    _, flying = await asyncio.wait(
+                        flying, timeout=self._opening(), return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if not flying:
+                        await self._settled()
+                    continue
+                wait = self._opening() if self._skipped else None
+                if wait is None and patience > 0:
+                    wait = self._held_for(patience)
+                if wait is None or stopping:
+                    return tried
+                await asyncio.sleep(wait)
+        finally:
+            if flying:  # cancelled: the rows' leases run out and they are claimed again
+                for task in flying:
+                    task.cancel()
+                await self._settled()
+
+    async def _settled(self) -> None:
+        self._busy = max(self._busy - 1, 0)
+        async with self._idle:
+            self._idle.notify_all()
+
+    def _pick(self, candidates: Sequence[Candidate]) -> list[int]:
+        """The rows to claim: at most one per lane, and none of a lane that is not free."""
+        picked: list[int] = []
+        lanes: set[str] = set()
+        self._skipped = False
+        self._holding = {}
+        for candidate in candidates:
+            sender = self.senders[candidate.kind]
+            lane = sender.lane(candidate) if sender.pacer is not None else None
+            if lane is not None:
+                assert sender.pacer is not None
+                if lane in lanes or not sender.pacer.free(lane):
+                    self._skipped = True
+                    continue
+                lanes.add(lane)
+                sender.pacer.hold(lane)
+                self._holding[candidate.id] = (sender.pacer, lane)
+            picked.append(candidate.id)
+        return picked
+
+    def _unhold(self, claimed: set[int]) -> None:
+        """Free the lanes of rows picked but not claimed (another replica took them)."""
+        for row_id, (pacer, lane) in self._holding.items():
+            if row_id not in claimed:
+                pacer.done(lane)
+        self._holding = {}
+
+    def _opening(self) -> float | None:
+        """Seconds until a lane that is not free now frees up."""
+        waits = [
+            wait
+            for sender in set(self.senders.values())
+            if sender.pacer is not None and (wait := sender.pacer.next_opening()) is not None
+        ]
+        return min(waits) if waits else None
+
+    def _held_for(self, patience: float) -> float | None:
+        """Seconds until the rows a rate limit holds are due, if that is within ``patience``."""
+        if self._held_until is None:
+            return None
+        wait = (self._held_until - self.clock.now()).total_seconds()
+        if wait > patience:
+            return None
+        self._held_until = None
+        return max(wait, 0.0)
 
     async def _deliver(self, row: Claimed, report: DrainReport) -> None:
         sender = self.senders[row.kind]
-        self._waiting[row.id] = row
-        async with self._limit:
-            del self._waiting[row.id]
+        lane = sender.lane(_candidate(row)) if sender.pacer is not None else None
+        try:
+            if lane is not None:
+                assert sender.pacer is not None
+                # Claimed and not begun until its turn: if the wait is cut (stop), the row
+                # stays listed, and stop gives it back.
+                self._waiting[row.id] = row
+                await sender.pacer.turn(lane)
+                del self._waiting[row.id]
             if self._shutting_down:  # give the row back untried, for the next process
                 await self.outbox.release([row])
                 return
-            try:
-                await sender.deliver(row)
-            except NotReady as wait:
-                await self.outbox.retry_later(
-                    row, str(wait), self.clock.now() + timedelta(seconds=5), count_attempt=False
-                )
-                return
-            except DeliveryError as err:
-                await self._failed(sender, row, err, report)
-                return
-            except Exception as err:  # a bug in a sender: retried, never lost, and logged loudly
-                log.exception("delivery %s (%s) raised", row.id, row.kind)
-                await self._failed(
-                    sender, row, DeliveryError(f"internal error: {type(err).__name__}"), report
-                )
-                return
+            await sender.deliver(row)
+        except NotReady as wait:
+            await self.outbox.retry_later(
+                row, str(wait), self.clock.now() + timedelta(seconds=5), count_attempt=False
+            )
+            return
+        except DeliveryError as err:
+            await self._failed(sender, row, err, report)
+            return
+        except Exception as err:  # a bug in a sender: retried, never lost, and logged loudly
+            log.exception("delivery %s (%s) raised", row.id, row.kind)
+            await self._failed(
+                sender, row, DeliveryError(f"internal error: {type(err).__name__}"), report
+            )
+            return
+        finally:
+            if lane is not None:
+                assert sender.pacer is not None
+                sender.pacer.done(lane)
         report.delivered += 1
 
     async def _failed(
         self, sender: Sender, row: Claimed, err: DeliveryError, report: DrainReport
     ) -> None:
         now = self.clock.now()
+        if err.held is not None and err.retry_after is not None:
+            await self._rate_limited(sender, row, err, report, now)
+            return
         at = (
             None
             if err.permanent
@@ -198,6 +317,27 @@ class Dispatcher:
         report.errors.append(err.reason)
         await sender.gave_up(row, err)
 
+    async def _rate_limited(
+        self, sender: Sender, row: Claimed, err: DeliveryError, report: DrainReport, now: datetime
+    ) -> None:
+        """Slow down as asked: this row and every row behind the same limit wait until
+        Retry-After has passed; the try is not counted (it was not the row's failure)."""
+        assert err.held is not None and err.retry_after is not None
+        until = now + timedelta(seconds=err.retry_after)
+        if until - row.created_at > sender.schedule.give_up_after:
+            log.warning("delivery %s (%s) failed for good: %s", row.id, row.kind, err.reason)
+            await self.outbox.fail(row, err.reason)
+            report.failed += 1
+            report.errors.append(err.reason)
+            await sender.gave_up(row, err)
+            return
+        log.info("delivery %s (%s) rate limited until %s", row.id, row.kind, until)
+        await self.outbox.retry_later(row, err.reason, until, count_attempt=False)
+        await self.outbox.hold(err.held, until)
+        if self._held_until is None or until > self._held_until:
+            self._held_until = until
+        report.retrying += 1
+
     # --- the background loop in `serve` -----------------------------------------------------
 
     def start(self) -> None:
@@ -207,8 +347,8 @@ class Dispatcher:
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking rows; finish the deliveries under way, for at most ``grace`` seconds
         (None: as long as the senders' timeouts), then cancel them. Rows claimed and not
-        begun are given back; a row cancelled midway keeps its lease until it runs out, as
-        whether it reached its receiver is unknown."""
+        begun (waiting for their lane's turn) are given back; a row cancelled midway keeps its
+        lease until it runs out, as whether it reached its receiver is unknown."""
         self._stopping = True
         self._shutting_down = True
         self.doorbell.ring()
@@ -229,9 +369,13 @@ class Dispatcher:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                tried = await self.deliver_due()
+                tried = await self._pump(DrainReport())
             except Exception:  # the database is away; keep the loop alive and try again
                 log.exception("outbox dispatcher round failed")
                 tried = 0
             if not tried and not self._stopping:
                 await self.doorbell.wait(POLL_INTERVAL)
+
+
+def _candidate(row: Claimed) -> Candidate:
+    return Candidate(id=row.id, workspace_id=row.workspace_id, kind=row.kind, target=row.target)

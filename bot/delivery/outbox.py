@@ -9,13 +9,15 @@ the order they happened.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -37,6 +39,8 @@ FAILED = "failed"
 DROPPED = "dropped"
 
 LEASE = timedelta(minutes=2)
+Work = Callable[[AsyncSession], Awaitable[None]]
+CANDIDATES = 4  # due rows looked at per row claimed, when the dispatcher picks among them
 
 
 def enqueue(
@@ -66,6 +70,37 @@ def enqueue(
     session.add(row)
     session.info[OUTBOX_ENQUEUED] = True
     return row
+
+
+def row(
+    *,
+    workspace_id: str,
+    kind: str,
+    key: str,
+    order_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new pending row, for :func:`enqueue_many`."""
+    return {
+        "workspace_id": workspace_id,
+        "kind": kind,
+        "key": key,
+        "order_key": order_key,
+        "target": target,
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`enqueue` for many rows (built by :func:`row`), in one statement."""
+    await session.execute(insert(OutboxMessage), list(rows))
+    session.info[OUTBOX_ENQUEUED] = True
 
 
 async def requeue_failed(
@@ -116,9 +151,20 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A due row the dispatcher may claim: what its pacing looks at."""
+
+    id: int
+    workspace_id: str
+    kind: str
+    target: str | None
+
+
+@dataclass(frozen=True)
 class Backlog:
     pending: int
     failing: int  # failed for good, or pending after a failed try
+    oldest_pending_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -144,14 +190,67 @@ class Outbox:
         self.db = db
         self.read = read
         self.clock = clock
+        self._queued: list[tuple[Work, asyncio.Future[None]]] = []
+        self._flushing = False
 
-    async def claim(self, limit: int, kinds: Sequence[str] | None = None) -> list[Claimed]:
-        """Lease up to ``limit`` due rows, at most one per order key (the first pending one)."""
+    async def record(self, work: Work) -> None:
+        """Run ``work`` (what a delivery's outcome writes) in a transaction shared with the
+        outcomes of other deliveries finishing at the same moment; return once it committed.
+
+        Deliveries run concurrently and each ends with a small write; one commit for many of
+        them (group commit) is what keeps the database's commits from setting the pace. A
+        batch that fails is tried again one work at a time, so one bad work fails alone.
+        """
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((work, done))
+        if not self._flushing:
+            self._flushing = True
+            try:
+                while self._queued:
+                    batch, self._queued = self._queued, []
+                    await self._commit(batch)
+            finally:
+                self._flushing = False
+        await done
+
+    async def _commit(self, batch: list[tuple[Work, asyncio.Future[None]]]) -> None:
+        try:
+            async with self.db.begin() as session:
+                for work, _ in batch:
+                    await work(session)
+        except Exception:
+            if len(batch) == 1:
+                work, done = batch[0]
+                done.set_exception(sys.exc_info()[1] or RuntimeError("record failed"))
+                return
+            for one in batch:
+                await self._commit([one])
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
+    async def claim(
+        self,
+        limit: int,
+        kinds: Sequence[str] | None = None,
+        pick: Callable[[Sequence[Candidate]], Sequence[int]] | None = None,
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due rows, at most one per order key (the first pending one).
+
+        ``pick`` chooses among a few more due rows than ``limit`` (in id order) which to take:
+        what the dispatcher's pacing lets go now.
+        """
         now = self.clock.now()
         owner = str(uuid.uuid4())
         earlier = aliased(OutboxMessage)
         due = (
-            select(OutboxMessage.id)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.workspace_id,
+                OutboxMessage.kind,
+                OutboxMessage.target,
+            )
             .where(
                 OutboxMessage.status == PENDING,
                 OutboxMessage.next_attempt_at <= now,
@@ -165,7 +264,7 @@ class Outbox:
                 ),
             )
             .order_by(OutboxMessage.id)
-            .limit(limit)
+            .limit(limit if pick is None else limit * CANDIDATES)
         )
         if kinds is not None:
             due = due.where(OutboxMessage.kind.in_(kinds))
@@ -173,7 +272,8 @@ class Outbox:
             if session.get_bind().dialect.name == "postgresql":
                 # Replicas skip each other's rows instead of waiting for them.
                 due = due.with_for_update(skip_locked=True, of=OutboxMessage)
-            ids = list((await session.scalars(due)).all())
+            candidates = [Candidate(*found) for found in (await session.execute(due)).all()]
+            ids = [c.id for c in candidates] if pick is None else list(pick(candidates))[:limit]
             if not ids:
                 return []
             await session.execute(
@@ -210,6 +310,21 @@ class Outbox:
                 )
                 for row in rows
             ]
+
+    async def hold(self, rows: ColumnElement[bool], until: datetime) -> int:
+        """Every pending row matching ``rows`` waits until ``until`` at least (a rate limit:
+        the other side asked for a pause that applies to all of them)."""
+        async with self.db.begin() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.next_attempt_at < until,
+                    rows,
+                )
+                .values(next_attempt_at=until)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def delivered(
         self,
@@ -257,12 +372,16 @@ class Outbox:
             values["attempts"] = OutboxMessage.attempts - 1
         if target is not None:
             values["target"] = target
-        async with self.db.begin() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
-                .values(**values)
-            )
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == row.owner)
+            .values(**values)
+        )
+
+        async def write(session: AsyncSession) -> None:
+            await session.execute(statement)
+
+        await self.record(write)
 
     async def fail(
         self,
@@ -288,8 +407,11 @@ class Outbox:
         if session is not None:
             await session.execute(statement)
             return
-        async with self.db.begin() as own:
+
+        async def write(own: AsyncSession) -> None:
             await own.execute(statement)
+
+        await self.record(write)
 
     async def release(self, rows: Sequence[Claimed]) -> None:
         """Give back leases not used (shutdown): the rows are due again at once."""
@@ -322,7 +444,10 @@ class Outbox:
                     )
                 )
             )
-        return Backlog(pending=int(pending or 0), failing=int(failing or 0))
+            oldest = await session.scalar(
+                select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == PENDING)
+            )
+        return Backlog(int(pending or 0), int(failing or 0), oldest)
 
     async def problems(self, workspace_id: str) -> list[Problem]:
         """Permanent failures of a workspace's Slack sends, one per target and error."""

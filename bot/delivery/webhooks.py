@@ -24,7 +24,8 @@ from standardwebhooks import Webhook
 from bot.clock import Clock
 from bot.delivery import outbox
 from bot.delivery.dispatcher import DeliveryError, RetrySchedule
-from bot.delivery.outbox import Claimed
+from bot.delivery.outbox import Candidate, Claimed
+from bot.delivery.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,10 @@ def signed_headers(secret: str, message_id: str, at: datetime, body: str) -> dic
 class WebhookSender:
     kinds = frozenset({outbox.WEBHOOK})
     schedule = WEBHOOK_RETRIES
+    pacer: Pacer | None = None  # a receiver's own Retry-After paces it, row by row
+
+    def lane(self, row: Candidate) -> str | None:
+        return None
 
     def __init__(self, book: WebhookBook, clock: Clock, timeout_seconds: float) -> None:
         self.book = book

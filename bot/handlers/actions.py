@@ -1,5 +1,5 @@
-"""Buttons and selects: Reconnect, Connect, the OAuth link button, the notice channel, and
-trying failed deliveries again."""
+"""Buttons and selects: Reconnect, Connect, the OAuth link button, the notice channel,
+Settings, and trying failed deliveries again. Each asks the role rule first."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.blocks import Message
@@ -17,11 +18,17 @@ from bot.handlers.limit import WorkLimit
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
 from bot.services.links import ConnectLink
+from bot.services.roles import Action, NotAllowed
+from bot.slack_api import SlackGateway
 
 
 def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     async def reconnect(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
@@ -29,50 +36,90 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         if body.get("container", {}).get("type") == "message":
             container = body["container"]
             notice = await services.notices.notice_at(
-                container["channel_id"], container["message_ts"]
+                team_id, container["channel_id"], container["message_ts"]
             )
         value = str(action.get("value", ""))
-        if not value.isdigit():
-            await deliver(body, respond, short(SOURCE_GONE))
-            return
         try:
+            await services.roles.require(team_id, user_id, Action.RECONNECT)
+            if not value.isdigit():
+                raise ConnectRefused(SOURCE_GONE)
             link = await services.links.start(team_id, user_id, "", int(value), notice)
-        except ConnectRefused as refused:
-            await deliver(body, respond, short(str(refused)))
+        except (ConnectRefused, NotAllowed) as refused:
+            await deliver(body, respond, client, short(str(refused)))
         else:
-            await deliver(body, respond, link_message(link))
+            await deliver(body, respond, client, link_message(link))
 
     async def connect_network(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
         try:
-            link = await services.links.start(
-                body["team"]["id"], body["user"]["id"], action.get("value", "")
-            )
-        except ConnectRefused as refused:
-            await deliver(body, respond, short(str(refused)))
+            await services.roles.require(team_id, user_id, Action.CONNECT)
+            link = await services.links.start(team_id, user_id, action.get("value", ""))
+        except (ConnectRefused, NotAllowed) as refused:
+            await deliver(body, respond, client, short(str(refused)))
         else:
-            await deliver(body, respond, link_message(link))
+            await deliver(body, respond, client, link_message(link))
 
     async def open_link(ack: AsyncAck) -> None:
         # The browser follows the url; Slack still expects the click to be acknowledged.
         await ack()
 
-    async def set_channel(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def set_channel(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        await services.workspaces.set_notify_channel(team_id, action["selected_conversation"])
-        await services.home.publish(team_id, user_id)
+        slack = SlackGateway(client)
+        try:
+            problem = await services.settings.set_notify_channel(
+                team_id, user_id, action["selected_conversation"], slack
+            )
+        except NotAllowed as refused:
+            problem = str(refused)
+        if problem:
+            await deliver(body, respond, client, short(problem))
+        await services.home.publish(team_id, user_id, slack)
 
-    async def retry_deliveries(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def open_settings(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        slack = SlackGateway(client)
+        try:
+            view = await services.settings.modal(body["team"]["id"], body["user"]["id"], slack)
+        except NotAllowed as refused:
+            await deliver(body, respond, client, short(str(refused)))
+        else:
+            await slack.open_modal(body["trigger_id"], view)
+
+    async def retry_deliveries(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
+        try:
+            await services.roles.require(team_id, user_id, Action.RETRY_DELIVERIES)
+        except NotAllowed as refused:
+            await deliver(body, respond, client, short(str(refused)))
+            return
         await services.home.retry_deliveries(team_id, user_id)
-        await services.home.publish(team_id, user_id)
+        await services.home.publish(team_id, user_id, SlackGateway(client))
 
-    async def deliver(body: dict[str, Any], respond: AsyncRespond, message: Message) -> None:
-        """Privately to the person who clicked: ephemeral in a channel, a modal on the Home tab."""
+    async def deliver(
+        body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, message: Message
+    ) -> None:
+        """Privately to the person who clicked: ephemeral in a channel, a modal on the Home
+        tab; with the request's own client (its workspace's token)."""
         if body.get("response_url"):
             await respond(
                 response_type="ephemeral",
@@ -81,12 +128,13 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 blocks=message.blocks,
             )
         else:
-            await services.ctx.slack.open_modal(body["trigger_id"], as_modal(message))
+            await SlackGateway(client).open_modal(body["trigger_id"], as_modal(message))
 
     app.action(ids.RECONNECT_SOURCE)(limit.after_ack(reconnect))
     app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(limit.after_ack(connect_network))
     app.action(ids.OPEN_OAUTH_LINK)(open_link)
     app.action(ids.SET_NOTIFY_CHANNEL)(limit.after_ack(set_channel))
+    app.action(ids.OPEN_SETTINGS)(limit.after_ack(open_settings))
     app.action(ids.RETRY_DELIVERIES)(limit.after_ack(retry_deliveries))
 
 

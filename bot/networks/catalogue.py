@@ -105,6 +105,10 @@ class Catalogue:
     def names(self) -> list[str]:
         return list(self._networks)
 
+    def configured(self) -> frozenset[str]:
+        """The networks whose apps the operator configured (their sources can renew)."""
+        return frozenset(name for name, network in self._networks.items() if network.configured)
+
     def title(self, name: str) -> str:
         network = self.get(name)
         return network.title if network else name

@@ -12,13 +12,17 @@ from bot.services.connect import ConnectService
 from bot.services.context import Context
 from bot.services.digest import DigestService
 from bot.services.home import HomeService
+from bot.services.installs import InstallService
 from bot.services.links import LinkService
 from bot.services.notices import NoticeService
 from bot.services.renewal import RenewalService
+from bot.services.roles import RoleService
 from bot.services.scan import ScanService
+from bot.services.settings import SettingsService
 from bot.services.sources import SourceService
 from bot.services.tokens import TokenService
 from bot.services.webhooks import WebhookService
+from bot.services.workflow import WorkflowService
 from bot.services.workspaces import WorkspaceService
 
 
@@ -35,10 +39,14 @@ class Services:
     digest: DigestService
     home: HomeService
     tokens: TokenService
+    roles: RoleService
+    settings: SettingsService
+    installs: InstallService
     dispatcher: Dispatcher
     api_keys: ApiKeyService
     webhooks: WebhookService
     webhook_sender: WebhookSender
+    workflow: WorkflowService
 
     async def aclose(self) -> None:
         """Close what the services hold open (the webhook sender's and the networks'
@@ -53,8 +61,17 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
     notices = NoticeService(ctx, sources, workspaces)
     renewal = RenewalService(ctx)
     links = LinkService(ctx, sources, notices)
+    roles = RoleService(ctx, workspaces)
     dispatcher = Dispatcher(ctx.outbox, ctx.clock, doorbell)
-    dispatcher.add(SlackSender(ctx.slack_clients, notices.render_for_delivery, ctx.db, ctx.outbox))
+    dispatcher.add(
+        SlackSender(
+            ctx.slack_clients,
+            notices.render_for_delivery,
+            ctx.db,
+            ctx.outbox,
+            ctx.settings.slack_channel_interval,
+        )
+    )
     webhooks = WebhookService(ctx, workspaces)
     webhook_sender = WebhookSender(webhooks, ctx.clock, ctx.settings.webhook_timeout_seconds)
     dispatcher.add(webhook_sender)
@@ -70,8 +87,12 @@ def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:
         digest=DigestService(ctx, sources, workspaces),
         home=HomeService(ctx, sources, workspaces),
         tokens=TokenService(ctx, sources, renewal, links, notices, workspaces),
+        roles=roles,
+        settings=SettingsService(ctx, workspaces, roles),
+        installs=InstallService(ctx, workspaces),
         dispatcher=dispatcher,
         api_keys=ApiKeyService(ctx),
         webhooks=webhooks,
         webhook_sender=webhook_sender,
+        workflow=WorkflowService(ctx, workspaces, roles),
     )

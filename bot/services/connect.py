@@ -29,6 +29,7 @@ from bot.services.notices import NoticeService, notice_order
 from bot.services.sources import (
     SourceService,
     add_credential,
+    describe,
     mark_connected,
     record_event,
     upsert_source,
@@ -137,7 +138,7 @@ class ConnectService:
         tokens: TokenSet,
     ) -> Result:
         """Save only if the login reaches the source: the same account, or a page it manages."""
-        expected = await self.sources.get(attempt.source_id or 0)
+        expected = await self.sources.get(attempt.workspace_id, attempt.source_id or 0)
         if expected is None:
             return Result(Outcome.BAD_LINK, network.title)
         reaches: tuple[str, ...] = ()
@@ -190,7 +191,7 @@ class ConnectService:
             by=who(attempt),
             **{"as": identity.name},
         )
-        return self.sources.info(source, now)
+        return await describe(session, self.ctx, source, now)
 
     async def _wrong_account(
         self,

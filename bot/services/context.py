@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.delivery.outbox import Outbox
+from bot.metrics import Metrics
 from bot.networks import Catalogue
 from bot.oauth.transport import SharedTransport
 from bot.services.events import EventLog
@@ -26,9 +27,13 @@ class Context:
     read: async_sessionmaker[AsyncSession]  # sessions that only read; never the write lock
     cipher: TokenCipher
     catalogue: Catalogue
-    slack: SlackGateway  # for answers inside listeners (with Slack's own retries)
-    slack_clients: SlackClients  # per workspace, for the outbox's sends (the outbox retries)
+    # The app's client (with Slack's own retries): Bolt copies it into each request's client,
+    # which listeners answer with. It holds SLACK_BOT_TOKEN in bot-token mode, no token in
+    # install mode: a workspace's client comes from slack_clients.
+    slack: SlackGateway
+    slack_clients: SlackClients  # per workspace (the outbox's sends; the outbox retries)
     events: EventLog
     outbox: Outbox
     leases: LeaseClock  # times leases: the database's clock in production (see leases.py)
     network_transport: SharedTransport  # the networks' connections, shared by every call
+    metrics: Metrics

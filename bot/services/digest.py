@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,8 +20,6 @@ from bot.services.workspaces import WorkspaceService
 from bot.store.models import DigestRun, Workspace
 
 log = logging.getLogger(__name__)
-
-EXPIRING_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ class DigestService:
         self.workspaces = workspaces
 
     def local_now(self, workspace: Workspace) -> datetime:
-        zone = ZoneInfo(self.workspaces.digest_timezone(workspace))
+        zone = ZoneInfo(self.workspaces.settings(workspace).digest_timezone)
         return self.ctx.clock.now().astimezone(zone)
 
     async def plan(self, workspace: Workspace) -> DigestPlan:
@@ -60,17 +58,8 @@ class DigestService:
         content = DigestContent(
             day=day,
             expired=[s for s in sources if s.status.needs_reconnect],
-            expiring=[
-                s
-                for s in sources
-                if s.status is Status.EXPIRING
-                or (
-                    s.status is Status.ACTIVE
-                    and s.renews_at is None  # those renew by themselves
-                    and s.expires_at is not None
-                    and s.expires_at - now <= EXPIRING_WINDOW
-                )
-            ],
+            # Expiring soon means what it means everywhere: the workspace's warning days.
+            expiring=[s for s in sources if s.status is Status.EXPIRING],
             restored=[
                 s
                 for s in sources
@@ -82,17 +71,20 @@ class DigestService:
         )
         return DigestPlan(
             workspace_id=workspace.id,
-            channel=self.workspaces.notify_channel(workspace),
+            channel=self.workspaces.settings(workspace).notify_channel,
             day=day,
             content=content,
             message=digest(content, now),
         )
 
     async def run_due(self) -> int:
-        """Post the digests whose local hour has come; called by the scheduler every few minutes."""
+        """Post the digests whose local hour has come (on the workspace's digest days);
+        called by the scheduler every few minutes."""
         posted = 0
-        for workspace in await self.workspaces.all():
-            if self.local_now(workspace).hour == self.workspaces.digest_hour(workspace):
+        for workspace in await self.workspaces.installed():
+            settings = self.workspaces.settings(workspace)
+            local = self.local_now(workspace)
+            if local.hour == settings.digest_hour and settings.digest_on(local.date()):
                 posted += await self.post(workspace)
         return posted
 

@@ -7,13 +7,13 @@ its event and what it makes the bot send commit together or not at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
@@ -30,6 +30,9 @@ class EventType(StrEnum):
     RESTORED = "source.restored"
     WRONG_ACCOUNT = "source.wrong_account"
     REMOVED = "source.removed"
+    CLAIMED = "source.claimed"
+    SNOOZED = "source.snoozed"
+    ESCALATED = "source.escalated"
 
 
 EVENT_TYPES = tuple(str(kind) for kind in EventType)
@@ -69,6 +72,16 @@ class EventIds:
             chars.append(_CROCKFORD[value & 31])
             value >>= 5
         return "evt_" + "".join(reversed(chars))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One source's part in a bulk change: where, which, and its API shape after the change
+    (a function: built only when a webhook wants it)."""
+
+    workspace_id: str
+    source_id: int
+    source_json: Callable[[], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,66 @@ class EventLog:
                 now=now,
             )
         return event
+
+    async def append_many(
+        self,
+        session: AsyncSession,
+        changes: Sequence[Change],
+        *,
+        type: EventType,
+        actor: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> int:
+        """:meth:`append` for many sources at once (one event each, the same ``type``,
+        ``actor`` and ``payload``), written with one statement per table: what a bulk change
+        (an import) appends. Webhook bodies are built only for workspaces with endpoints that
+        want ``type``. Returns how many webhook deliveries were queued."""
+        if not changes:
+            return 0
+        events = [
+            {
+                "id": self.ids.new(now),
+                "type": str(type),
+                "workspace_id": change.workspace_id,
+                "source_id": change.source_id,
+                "actor": actor,
+                "payload": payload,
+                "created_at": now,
+            }
+            for change in changes
+        ]
+        await session.execute(insert(Event), events)
+        deliveries = []
+        for change, event in zip(changes, events, strict=True):
+            for endpoint in await _subscribed(session, change.workspace_id, str(type)):
+                body = {
+                    "type": str(type),
+                    "timestamp": now.isoformat(),
+                    "data": {
+                        "event_id": event["id"],
+                        "source": change.source_json(),
+                        "payload": payload,
+                    },
+                }
+                deliveries.append(
+                    outbox.row(
+                        workspace_id=change.workspace_id,
+                        kind=outbox.WEBHOOK,
+                        key=f"webhook:{endpoint.id}:{event['id']}",
+                        order_key=f"webhook:{endpoint.id}:{change.source_id}",
+                        target=f"webhook:{endpoint.id}",
+                        payload={
+                            "endpoint_id": endpoint.id,
+                            "event_id": event["id"],
+                            "body": body,
+                        },
+                        now=now,
+                    )
+                )
+        if deliveries:
+            await outbox.enqueue_many(session, deliveries)
+        return len(deliveries)
 
     @staticmethod
     async def feed(

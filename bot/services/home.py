@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from bot.blocks.home import HomeSettings, home_view
+from bot.blocks.home import MAX_HOME_BLOCKS, HomeSettings, home_view
 from bot.delivery import outbox
-from bot.domain import DeliveryProblem
+from bot.domain import WEEKDAYS, DeliveryProblem
 from bot.services.context import Context
 from bot.services.sources import SourceService
 from bot.services.workspaces import WorkspaceService
+from bot.slack_api import SlackGateway
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,22 @@ class HomeService:
         self.sources = sources
         self.workspaces = workspaces
 
-    async def publish(self, team_id: str, user_id: str) -> None:
+    async def publish(self, team_id: str, user_id: str, slack: SlackGateway) -> None:
+        """Publish ``user_id``'s App Home, with ``slack``: the client of the request that
+        asked (its workspace's token)."""
         workspace = await self.workspaces.ensure(team_id)
-        sources = await self.sources.list(team_id)
+        sources = await self.sources.listing(team_id, MAX_HOME_BLOCKS)
+        chosen = self.workspaces.settings(workspace)
         settings = HomeSettings(
-            notify_channel=self.workspaces.notify_channel(workspace),
-            digest_hour=self.workspaces.digest_hour(workspace),
-            digest_timezone=self.workspaces.digest_timezone(workspace),
+            notify_channel=chosen.notify_channel,
+            digest_hour=chosen.digest_hour,
+            digest_timezone=chosen.digest_timezone,
+            weekdays_only=chosen.digest_days == WEEKDAYS,
+            warning_days=chosen.warning_days,
+            network_channels={
+                self.ctx.catalogue.title(network): channel
+                for network, channel in chosen.network_channels.items()
+            },
         )
         view = home_view(
             sources,
@@ -44,7 +54,7 @@ class HomeService:
             self.ctx.clock.now(),
             await self.problems(team_id),
         )
-        await self.ctx.slack.publish_home(user_id, view)
+        await slack.publish_home(user_id, view)
 
     async def problems(self, team_id: str) -> list[DeliveryProblem]:
         """What the outbox gave up on, one line per place and reason."""

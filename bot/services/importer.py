@@ -2,6 +2,8 @@
 
 The write is one transaction, done in chunks: each chunk looks its sources and their current
 credentials up in one query each and inserts in batches, so 100,000 records take seconds.
+Each new source gets its `source.connected` event (actor `cli`, payload ``{"imported": true}``)
+in the same transaction, with the webhook deliveries of workspaces that want it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from bot.crypto import UndecryptableToken
 from bot.domain import Identity, TokenSet
 from bot.networks import Catalogue
 from bot.services.context import Context
-from bot.services.sources import credential_row, decrypt, mark_connected, new_source
+from bot.services.events import CLI, Change, EventType
+from bot.services.sources import (
+    credential_row,
+    decrypt,
+    mark_connected,
+    new_source,
+    source_info,
+    source_json,
+    warning_days,
+)
 from bot.services.workspaces import WorkspaceService
 from bot.store.models import Base, Credential, Source, Workspace
 
@@ -244,6 +255,25 @@ async def _write_chunk(
         session.expunge_all()
         for source in fresh:
             source.id = ids[(source.workspace_id, source.network, source.account_id)].id
+        days = {
+            workspace_id: await warning_days(session, ctx, workspace_id)
+            for workspace_id in {source.workspace_id for source in fresh}
+        }
+        await ctx.events.append_many(
+            session,
+            [
+                Change(
+                    source.workspace_id,
+                    source.id,
+                    _json_of(ctx, source, now, days[source.workspace_id]),
+                )
+                for source in fresh
+            ],
+            type=EventType.CONNECTED,
+            actor=CLI,
+            payload={"imported": True},
+            now=now,
+        )
     if known:
         await session.execute(
             update(table)
@@ -267,6 +297,12 @@ async def _sources(
     identity = tuple_(Source.workspace_id, Source.network, Source.account_id)
     found = await session.scalars(select(Source).where(identity.in_(keys)))
     return {(s.workspace_id, s.network, s.account_id): s for s in found}
+
+
+def _json_of(
+    ctx: Context, source: Source, now: datetime, days: tuple[int, ...]
+) -> Callable[[], dict[str, Any]]:
+    return lambda: source_json(source_info(ctx, source, now, days))
 
 
 def _holds(ctx: Context, credential: Credential, tokens: TokenSet) -> bool:

@@ -67,8 +67,8 @@ class LinkService:
         ``user_id`` is the Slack user it is for (confirmations go to them when no notice
         lists the source); ``actor`` names who asked when it is not that user (an API key).
         """
-        source = await self.sources.get(source_id) if source_id is not None else None
-        if source_id is not None and (source is None or source.workspace_id != workspace_id):
+        source = await self.sources.get(workspace_id, source_id) if source_id is not None else None
+        if source_id is not None and source is None:
             raise ConnectRefused(SOURCE_GONE)
         network = self.network(source.network if source else network_name)
         if source is not None and notice is None:

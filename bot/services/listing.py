@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.domain import SourceInfo, Status
 from bot.services.context import Context
-from bot.services.sources import source_info
+from bot.services.sources import source_info, warning_days
 from bot.store.models import Source
 
 STATUS_CHUNK = 500  # rows read at a time when filtering by status
@@ -31,6 +31,7 @@ async def sources_page(
     last = after or 0
     now = ctx.clock.now()
     async with ctx.read() as session:
+        days = await warning_days(session, ctx, workspace_id)
         while len(found) <= limit:
             query = (
                 select(Source)
@@ -43,7 +44,7 @@ async def sources_page(
             rows = (await session.scalars(query)).all()
             found.extend(
                 info
-                for info in (source_info(ctx, row, now) for row in rows)
+                for info in (source_info(ctx, row, now, days) for row in rows)
                 if status is None or info.status == status
             )
             if len(rows) < chunk:

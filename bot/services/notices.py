@@ -13,20 +13,31 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks import Message
-from bot.blocks.notice import NoticeEntry, expiry_notice, warning_notice
+from bot.blocks.notice import NoticeEntry, expiry_notice, failing_notice, warning_notice
 from bot.delivery import outbox
 from bot.delivery.slack import RenderedNotice
 from bot.domain import Status
+from bot.services.attention import attention_of
+from bot.services.blips import FAILING, failing_due, failing_key
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
-from bot.services.sources import SourceService, record_event, renews_by_itself
+from bot.services.snoozes import live_snoozes
+from bot.services.sources import (
+    SourceService,
+    record_event,
+    renews_by_itself,
+    source_info,
+)
+from bot.services.workspace_settings import resolve
 from bot.services.workspaces import WorkspaceService
+from bot.status import warning_window
 from bot.store.models import Notice, NoticeItem, OutboxMessage, Source, Workspace
 
 log = logging.getLogger(__name__)
@@ -78,8 +89,8 @@ class NoticeService:
         self.workspaces = workspaces
 
     async def post_pending(self, workspace: Workspace) -> int:
-        """Queue one notice for expired sources whose episode has none yet; return notices."""
-        channel = self.workspaces.notify_channel(workspace)
+        """Queue notices for expired sources whose episode has none yet (one per channel, as
+        the workspace routes networks); return how many were queued."""
         async with self.ctx.read() as session:
             broken = (
                 await session.scalars(
@@ -90,14 +101,20 @@ class NoticeService:
                 )
             ).all()
         keyed = [(source, expiry_key(source), None) for source in broken]
-        return await self._claim(workspace.id, channel, EXPIRY, keyed)
+        return await self._claim_per_channel(workspace, EXPIRY, keyed)
 
     async def post_warnings(self, workspace: Workspace) -> int:
-        """Warn ahead about sources a person must reconnect: each threshold once per token."""
-        channel = self.workspaces.notify_channel(workspace)
+        """Warn ahead about sources a person must reconnect: each threshold once per token,
+        none while a person snoozed the source. A source that renews by itself is news only
+        once its renewal has been failing for the workspace's RENEWAL_WARN_AFTER (one notice
+        per streak of failures)."""
         now = self.ctx.clock.now()
-        days = self.ctx.settings.expiry_warning_days
+        settings = self.workspaces.settings(workspace)
+        days = settings.warning_days
         async with self.ctx.read() as session:
+            failing = await failing_due(
+                session, self.ctx, workspace.id, settings.renewal_warn_after, now
+            )
             candidates = (
                 await session.scalars(
                     select(Source).where(
@@ -106,21 +123,37 @@ class NoticeService:
                         Source.status.not_in([Status.EXPIRED, Status.REVOKED]),
                         Source.expires_at.is_not(None),
                         Source.expires_at > now,
-                        Source.expires_at <= now + timedelta(days=max(days, default=0)),
+                        Source.expires_at <= now + warning_window(days),
                     )
                 )
             ).all()
+            snoozed = await live_snoozes(session, [source.id for source in candidates], now)
         due: list[tuple[Source, str, int | None]] = []
         for source in candidates:
             assert source.expires_at is not None
-            # A source that renews by itself only needs a person while renewal is failing.
+            # A source that renews by itself needs a person only while renewal is failing,
+            # and that is said by the "renewal failing" notice below, not by its expiry.
             network = self.ctx.catalogue.get(source.network)
-            if renews_by_itself(source, network) and source.status != Status.EXPIRING:
+            if renews_by_itself(source, network) or source.id in snoozed:
                 continue
             threshold = warning_threshold(source.expires_at, now, days)
             if threshold is not None:
                 due.append((source, warning_key(threshold, source.expires_at), threshold))
-        return await self._claim(workspace.id, channel, WARNING, due)
+        queued = await self._claim_per_channel(workspace, WARNING, due)
+        streaks = [(s, failing_key(s.failing_since), None) for s in failing if s.failing_since]
+        return queued + await self._claim_per_channel(workspace, FAILING, streaks)
+
+    async def _claim_per_channel(
+        self, workspace: Workspace, kind: str, keyed: Sequence[tuple[Source, str, int | None]]
+    ) -> int:
+        settings = self.workspaces.settings(workspace)
+        by_channel: dict[str | None, list[tuple[Source, str, int | None]]] = {}
+        for item in keyed:
+            by_channel.setdefault(settings.channel_for(item[0].network), []).append(item)
+        queued = 0
+        for channel, items in by_channel.items():
+            queued += await self._claim(workspace.id, channel, kind, items)
+        return queued
 
     async def _claim(
         self,
@@ -148,23 +181,7 @@ class NoticeService:
             fresh = [item for item in keyed if (item[0].id, item[1]) not in announced]
             if not fresh:
                 return 0
-            notice = Notice(workspace_id=workspace_id, kind=kind, channel=channel, created_at=now)
-            session.add(notice)
-            await session.flush()
-            session.add_all(
-                NoticeItem(notice_id=notice.id, source_id=source.id, key=key)
-                for source, key, _ in fresh
-            )
-            outbox.enqueue(
-                session,
-                workspace_id=workspace_id,
-                kind=outbox.NOTICE_POST,
-                key=f"notice:{notice.id}:post",
-                order_key=notice_order(notice.id),
-                target=channel,
-                payload={"notice_id": notice.id},
-                now=now,
-            )
+            await announce(session, workspace_id, channel, kind, [i[:2] for i in fresh], now)
             for source, _, days in fresh:
                 if days is not None:
                     await record_event(
@@ -198,16 +215,22 @@ class NoticeService:
                     .order_by(NoticeItem.id)
                 )
             ).all()
+            settings = resolve(await session.get(Workspace, notice.workspace_id), self.ctx.settings)
+            attention = await attention_of(
+                session, self.ctx, [source for _, source in rows], settings, now
+            )
         entries = [
             NoticeEntry(
-                source=self.sources.info(source, now),
+                source=source_info(self.ctx, source, now, settings.warning_days),
                 restored_by=item.restored_by,
                 restored_at=item.restored_at,
+                recovered=item.recovered,
+                attention=attention[source.id],
             )
             for item, source in rows
         ]
-        build = warning_notice if notice.kind == WARNING else expiry_notice
-        return notice, build(entries, now)
+        build = {WARNING: warning_notice, FAILING: failing_notice}.get(notice.kind, expiry_notice)
+        return notice, build(entries, now, ZoneInfo(settings.digest_timezone))
 
     async def render_for_delivery(self, notice_id: int) -> RenderedNotice | None:
         """The notice as it should read now, with where it goes; None if it is gone."""
@@ -233,11 +256,15 @@ class NoticeService:
         async with self.ctx.read() as session:
             return _open(await session.get(Notice, notice_id))
 
-    async def notice_at(self, channel: str, ts: str) -> OpenNotice | None:
+    async def notice_at(self, workspace_id: str, channel: str, ts: str) -> OpenNotice | None:
         async with self.ctx.read() as session:
             return _open(
                 await session.scalar(
-                    select(Notice).where(Notice.channel == channel, Notice.ts == ts)
+                    select(Notice).where(
+                        Notice.workspace_id == workspace_id,
+                        Notice.channel == channel,
+                        Notice.ts == ts,
+                    )
                 )
             )
 
@@ -282,6 +309,49 @@ class NoticeService:
             await queue_update(session, notice, now)
             notices.append(OpenNotice(id=notice.id, channel=notice.channel, ts=notice.ts))
         return notices
+
+
+async def announce(
+    session: AsyncSession,
+    workspace_id: str,
+    channel: str,
+    kind: str,
+    items: Sequence[tuple[Source, str]],
+    now: datetime,
+) -> Notice:
+    """In ``session``'s transaction: a new notice of ``kind`` listing each (source, key) and
+    the outbox row that posts it. The unique (source, key) of its items makes a second
+    announcement of the same news fail at commit. Earlier notices still listing one of the
+    sources are edited too, so they show what is true now (a warning whose source expired)."""
+    earlier = (
+        await session.scalars(
+            select(Notice)
+            .join(NoticeItem, NoticeItem.notice_id == Notice.id)
+            .where(
+                NoticeItem.source_id.in_([source.id for source, _ in items]),
+                NoticeItem.restored_at.is_(None),
+                Notice.ts.is_not(None),
+            )
+            .distinct()
+        )
+    ).all()
+    for stale in earlier:
+        await queue_update(session, stale, now)
+    notice = Notice(workspace_id=workspace_id, kind=kind, channel=channel, created_at=now)
+    session.add(notice)
+    await session.flush()
+    session.add_all(NoticeItem(notice_id=notice.id, source_id=s.id, key=key) for s, key in items)
+    outbox.enqueue(
+        session,
+        workspace_id=workspace_id,
+        kind=outbox.NOTICE_POST,
+        key=f"notice:{notice.id}:post",
+        order_key=notice_order(notice.id),
+        target=channel,
+        payload={"notice_id": notice.id},
+        now=now,
+    )
+    return notice
 
 
 async def queue_update(session: AsyncSession, notice: Notice, now: datetime) -> None:

@@ -38,7 +38,9 @@ from bot.services.sources import (
     mark_connected,
     record_event,
 )
-from bot.store.models import Credential, Source
+from bot.services.workflow import recovered
+from bot.services.workspace_settings import resolve
+from bot.store.models import Credential, Source, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +262,7 @@ class RenewalService:
             await record_event(
                 session, self.ctx, EventType.RENEWED, fresh, actor, now, expires_at=_iso(tokens)
             )
+            await recovered(session, self.ctx, fresh, actor, now)
             return RenewalResult(Renewed.RENEWED)
 
         result = await paced.writer(commit)
@@ -273,7 +276,7 @@ class RenewalService:
         """Record a passing failure; True when the failures outlasted the budget and the
         source was expired instead."""
         failing_since = source.failing_since or now
-        budget = self._failure_budget(source)
+        budget = await self._failure_budget(source)
         if now - failing_since > budget:
             hours = int(budget.total_seconds() // 3600)
             reason = f"{err.reason}; renewal kept failing for {hours} hours"
@@ -308,9 +311,12 @@ class RenewalService:
         )
         return False
 
-    def _failure_budget(self, source: Source) -> timedelta:
-        """How long passing failures may last before the source is expired."""
-        return self.ctx.settings.renewal_failure_budget
+    async def _failure_budget(self, source: Source) -> timedelta:
+        """How long passing failures may last before the source is expired (the workspace's
+        setting)."""
+        async with self.ctx.read() as session:
+            workspace = await session.get(Workspace, source.workspace_id)
+        return resolve(workspace, self.ctx.settings).renewal_failure_budget
 
     async def _release(self, source_id: int, owner: str) -> None:
         async with self.ctx.db.begin() as session:

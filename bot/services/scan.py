@@ -9,7 +9,7 @@ How one scan goes, with memory flat in the number of sources:
    (:func:`is_due`, :func:`effective_status`).
 2. **Lanes.** What needs doing goes to its network's lane (work without a network call to
    a local one). Each lane has a few workers; a worker claims one source just before
-   working on it (:mod:`bot.services.claims`: a lease and the round's mark, with ``FOR
+   working on it (:mod:`bot.services.scan_claims`: a lease and the round's mark, with ``FOR
    UPDATE SKIP LOCKED`` on PostgreSQL), so replicas scanning at once split the work source
    by source, and none renews, checks or expires a source another took. Calls run at most
    NETWORK_CONCURRENCY per network, and a network that answers 429 or hangs is paused
@@ -37,6 +37,7 @@ leases of renewals that may have reached it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections import Counter
@@ -49,11 +50,11 @@ from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.outbox import forget_sent
-from bot.domain import LastError, Status
+from bot.domain import LastError, Status, WorkspaceSettings
 from bot.networks import Network
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
-from bot.services import claims, news
+from bot.services import news, scan_claims
 from bot.services.context import Context
 from bot.services.group_commit import GroupCommit
 from bot.services.internal import (
@@ -71,7 +72,7 @@ from bot.services.sources import decrypt, renews_by_itself
 from bot.services.workspaces import WorkspaceService
 from bot.status import effective_status, expired_reason
 from bot.store.db import pool_size
-from bot.store.models import ConnectAttempt, Source, Workspace
+from bot.store.models import ConnectAttempt, Source, Workspace, slack_oauth_states
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,12 @@ WORKERS_PER_CALL = 2
 CLAIM_CHUNK = 8  # sources claimed per transaction, at most
 SHUTTING_DOWN = "the bot is shutting down"
 
-LIVE = Source.status.not_in([Status.EXPIRED, Status.REVOKED])
+# The sources a scan covers: live ones of workspaces that have the app (an uninstalled
+# workspace is neither scanned nor told; its data goes after UNINSTALL_RETENTION_DAYS).
+INSTALLED = select(Workspace.id).where(Workspace.uninstalled_at.is_(None))
+LIVE = and_(
+    Source.status.not_in([Status.EXPIRED, Status.REVOKED]), Source.workspace_id.in_(INSTALLED)
+)
 # What the scan's decisions read of a source (whole ORM objects would cost several times more).
 SCANNED = (
     Source.id,
@@ -107,6 +113,8 @@ SCANNED = (
     Source.next_attempt_at,
     Source.last_error,
     Source.checked_at,
+    Source.failures,
+    Source.failing_since,
 )
 
 
@@ -196,8 +204,11 @@ class _Lane:
 class _Run:
     """The state of one scan."""
 
-    def __init__(self, ctx: Context, round_: str, writers: int) -> None:
+    def __init__(
+        self, ctx: Context, round_: str, writers: int, settings: dict[str, WorkspaceSettings]
+    ) -> None:
         self.round = round_
+        self.settings = settings  # each installed workspace's, read once at the start
         self.owner = str(uuid.uuid4())
         self.now = ctx.clock.now()
         self.report = ScanReport()
@@ -238,13 +249,22 @@ class ScanService:
 
     # --- the settings a scan reads per workspace (one place each) -----------------------------
 
-    def _warning_days(self, workspace_id: str) -> tuple[int, ...]:
-        """The workspace's warning thresholds, in days."""
-        return self.ctx.settings.expiry_warning_days
+    async def _installed_settings(self) -> dict[str, WorkspaceSettings]:
+        """The settings in force in each installed workspace (one query for all)."""
+        return {w.id: self.workspaces.settings(w) for w in await self.workspaces.installed()}
 
-    def _widest_warning(self) -> timedelta:
+    def _settings(self, run: _Run, workspace_id: str) -> WorkspaceSettings:
+        found = run.settings.get(workspace_id)
+        return found if found is not None else self.workspaces.settings(None)
+
+    def _warning_days(self, run: _Run, workspace_id: str) -> tuple[int, ...]:
+        """The workspace's warning thresholds, in days."""
+        return self._settings(run, workspace_id).warning_days
+
+    def _widest_warning(self, run: _Run) -> timedelta:
         """The widest warning window of any workspace: the walk reads sources inside it."""
-        return timedelta(days=max(self.ctx.settings.expiry_warning_days, default=0))
+        days = [d for settings in run.settings.values() for d in settings.warning_days]
+        return timedelta(days=max(days or self.ctx.settings.expiry_warning_days, default=0))
 
     # --- a scan -----------------------------------------------------------------------------
 
@@ -254,7 +274,12 @@ class ScanService:
         ``round_`` names a round shared with other replicas (the scheduler's); without it
         the scan is a round of its own and looks at everything.
         """
-        run = _Run(self.ctx, round_ or f"run:{uuid.uuid4().hex}", self._writers())
+        run = _Run(
+            self.ctx,
+            round_ or f"run:{uuid.uuid4().hex}",
+            self._writers(),
+            await self._installed_settings(),
+        )
         self._runs.add(run)
         if self._stopping:
             run.pacer.stop(SHUTTING_DOWN)
@@ -343,8 +368,9 @@ class ScanService:
 
     # --- 1. the walk ----------------------------------------------------------------------
 
-    def _worth_a_look(self, now: datetime) -> Any:
+    def _worth_a_look(self, run: _Run) -> Any:
         """SQL for the live sources the scan may have something to do with (a superset)."""
+        now = run.now
         # A renewable source renews by itself when its network's app is configured.
         renewing = [n for n in self.ctx.catalogue if n.configured]
         not_renewing = [n.name for n in self.ctx.catalogue if not n.configured]
@@ -363,7 +389,7 @@ class ScanService:
             # expired by the clock, or inside a warning window, without a renewal to wait for
             and_(
                 or_(Source.renewable.is_(False), Source.network.in_(not_renewing)),
-                Source.expires_at <= now + self._widest_warning(),
+                Source.expires_at <= now + self._widest_warning(run),
             ),
             Source.status != Status.ACTIVE,
             Source.network.not_in([n.name for n in self.ctx.catalogue]),
@@ -371,7 +397,7 @@ class ScanService:
 
     async def _walk(self, run: _Run) -> None:
         after = 0
-        worth_a_look = self._worth_a_look(run.now)
+        worth_a_look = self._worth_a_look(run)
         while not self._halted(run):
             async with self.ctx.read() as session:
                 rows = (
@@ -385,7 +411,8 @@ class ScanService:
             if not rows:
                 return
             after = rows[-1].id
-            run.news |= await news.unwarned(self.ctx, rows, run.now, self._warning_days)
+            settings = functools.partial(self._settings, run)
+            run.news |= await news.unwarned(self.ctx, rows, run.now, settings)
             await self._queue(run, [self._plan(run, row) for row in rows])
 
     def _plan(self, run: _Run, row: Any) -> Plan:
@@ -404,7 +431,7 @@ class ScanService:
         if renews and is_due(row, network.renew_before, now):
             return Plan(row, renew=True)
         status = effective_status(
-            row.status, row.expires_at, now, self._warning_days(row.workspace_id), renews
+            row.status, row.expires_at, now, self._warning_days(run, row.workspace_id), renews
         )
         if status is Status.EXPIRED and row.expires_at is not None:
             reason = expired_reason(network.title, row.expires_at)
@@ -489,7 +516,7 @@ class ScanService:
             return {}
         try:
             async with run.db:
-                return await claims.claim(
+                return await scan_claims.claim(
                     self.ctx, [plan.row.id for plan in plans], run.owner, run.round
                 )
         except Exception as err:
@@ -547,7 +574,7 @@ class ScanService:
                 await self._quietly(run, clear_internal(self.ctx, row.id))
         finally:
             if not keep_lease:
-                await self._quietly(run, claims.release(self.ctx, [row.id], run.owner))
+                await self._quietly(run, scan_claims.release(self.ctx, [row.id], run.owner))
 
     async def _quietly(self, run: _Run, work: Awaitable[None]) -> None:
         """Bookkeeping after the work: a database failure here is logged, not raised (the
@@ -681,7 +708,7 @@ class ScanService:
                                 Source.network == network.name,
                                 LIVE,
                                 unchecked,
-                                claims.claimable(self.ctx, run.round),
+                                scan_claims.claimable(self.ctx, run.round),
                             )
                             .order_by(Source.checked_at, Source.id)
                             .limit(left)
@@ -704,7 +731,7 @@ class ScanService:
             await asyncio.wait(tasks)
         await run.writer.close()
         if run.cut or run.error is not None:
-            await self._quietly(run, claims.release_all(self.ctx, run.owner, keep=run.kept))
+            await self._quietly(run, scan_claims.release_all(self.ctx, run.owner, keep=run.kept))
 
     async def _announce(self, run: _Run) -> None:
         """Notices and warnings for the workspaces with news, and only those."""
@@ -727,14 +754,18 @@ class ScanService:
             async with self.ctx.read() as session:
                 found += (
                     await session.scalars(
-                        select(Workspace).where(Workspace.id.in_(chunk)).order_by(Workspace.id)
+                        select(Workspace)
+                        .where(Workspace.id.in_(chunk), Workspace.uninstalled_at.is_(None))
+                        .order_by(Workspace.id)
                     )
                 ).all()
         return found
 
     async def _forget_old(self) -> None:
         """Connect attempts are useless once expired (a day of them is kept for support
-        questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month."""
+        questions); events go after EVENT_RETENTION_DAYS; sent outbox rows after a month;
+        Slack install states once expired; uninstalled workspaces after
+        UNINSTALL_RETENTION_DAYS."""
         now = self.ctx.clock.now()
         async with self.ctx.db.begin() as session:
             await session.execute(
@@ -742,6 +773,11 @@ class ScanService:
             )
             await self.ctx.events.forget_before(session, now - self.ctx.settings.event_retention)
             await forget_sent(session, now - SENT_RETENTION)
+            naive_now = now.replace(tzinfo=None)  # slack-sdk stores naive UTC
+            await session.execute(
+                delete(slack_oauth_states).where(slack_oauth_states.c.expire_at < naive_now)
+            )
+        await self.workspaces.forget_uninstalled(now - self.ctx.settings.uninstall_retention)
 
 
 def round_name(now: datetime) -> str:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import Identity, LastError, SourceInfo, Status, TokenSet
+from bot import status
+from bot.blocks.sources import capacity
+from bot.domain import Identity, LastError, Listing, SourceInfo, Status, TokenSet
 from bot.networks import Network
 from bot.services.context import Context
 from bot.services.events import EventType
-from bot.status import effective_status
-from bot.store.models import Credential, Source
+from bot.services.workspace_settings import resolve
+from bot.status import (
+    STANDING,
+    display_order_sql,
+    effective_status,
+    status_params,
+    status_sql,
+)
+from bot.store.models import Credential, Source, Workspace
 
 
 class SourceFields(Protocol):
@@ -73,25 +82,70 @@ LISTED = (
 class SourceService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-
-    def info(self, source: SourceFields, now: datetime | None = None) -> SourceInfo:
-        return source_info(self.ctx, source, now or self.ctx.clock.now())
+        configured = ctx.catalogue.configured()
+        self._listings = {
+            (by_network, only_broken): listing_statements(configured, by_network, only_broken)
+            for by_network in (False, True)
+            for only_broken in (False, True)
+        }
 
     async def list(
-        self, workspace_id: str | None = None, network: str | None = None, only_broken: bool = False
+        self, workspace_id: str, network: str | None = None, only_broken: bool = False
     ) -> list[SourceInfo]:
-        query = select(*LISTED).order_by(Source.network, Source.name, Source.id)
-        if workspace_id is not None:
-            query = query.where(Source.workspace_id == workspace_id)
+        """A workspace's sources, as of now (expiring by the workspace's warning days)."""
+        query = (
+            select(*LISTED)
+            .where(Source.workspace_id == workspace_id)
+            .order_by(Source.network, Source.name, Source.id)
+        )
         if network is not None:
             query = query.where(Source.network == network)
         async with self.ctx.read() as session:
             rows: Sequence[SourceFields] = (await session.execute(query)).all()
+            days = await warning_days(session, self.ctx, workspace_id)
         now = self.ctx.clock.now()
-        infos = [self.info(row, now) for row in rows]
+        infos = [source_info(self.ctx, row, now, days) for row in rows]
         if only_broken:
             infos = [info for info in infos if info.status.needs_reconnect]
         return infos
+
+    async def everywhere(self) -> Sequence[SourceInfo]:
+        """Every workspace's sources, for the operator's `sources list`."""
+        async with self.ctx.read() as session:
+            ids = (await session.scalars(select(Workspace.id).order_by(Workspace.id))).all()
+        return [info for workspace_id in ids for info in await self.list(workspace_id)]
+
+    async def listing(
+        self,
+        workspace_id: str,
+        max_blocks: int,
+        network: str | None = None,
+        only_broken: bool = False,
+    ) -> Listing:
+        """What a view of ``max_blocks`` blocks shows of a workspace's sources: the head of
+        the display order, as many as it can show at most, and counts of them all.
+
+        The database applies the status rule, counts and orders; only the head is read (a
+        second read follows when few sources need someone and healthy ones, several to a
+        block, may fill the view).
+        """
+        now = self.ctx.clock.now()
+        counts, head = self._listings[(network is not None, only_broken)]
+        params: dict[str, Any] = {"workspace_id": workspace_id, "network": network}
+        async with self.ctx.read() as session:
+            days = await warning_days(session, self.ctx, workspace_id)
+            # Core rows, not ORM objects: this is read on every /sources and App Home.
+            connection = await session.connection()
+            params |= status_params(now, days)
+            found = (await connection.execute(counts, params)).all()
+            by_status = {Status(status): count for status, count in found}
+            broken = sum(n for status, n in by_status.items() if status.needs_reconnect)
+            expiring = by_status.get(Status.EXPIRING, 0)
+            total = sum(by_status.values())
+            wanted = min(total, capacity(max_blocks, broken, expiring))
+            rows = (await connection.execute(head, {**params, "limit": wanted})).all()
+        first = [source_info(self.ctx, row, now, days, Status(row.shown)) for row in rows]
+        return Listing(first=first, total=total, broken=broken)
 
     async def remove(self, source_id: int, actor: str) -> SourceInfo | None:
         """Delete a source with its tokens; its events stay. None when there is no such source."""
@@ -100,20 +154,65 @@ class SourceService:
             source = await session.get(Source, source_id)
             if source is None:
                 return None
-            info = self.info(source, now)
+            info = await describe(session, self.ctx, source, now)
             await record_event(session, self.ctx, EventType.REMOVED, source, actor, now)
             # The database's ON DELETE CASCADE takes its credentials, notice items, attempts.
             await session.execute(delete(Source).where(Source.id == source_id))
         return info
 
-    async def get(self, source_id: int) -> SourceInfo | None:
+    async def get(self, workspace_id: str, source_id: int) -> SourceInfo | None:
+        """The workspace's source ``source_id``; None if there is none in that workspace."""
         async with self.ctx.read() as session:
             source = await session.get(Source, source_id)
-        return self.info(source) if source else None
+            if source is None or source.workspace_id != workspace_id:
+                return None
+            return await describe(session, self.ctx, source, self.ctx.clock.now())
 
 
-def source_info(ctx: Context, source: SourceFields, now: datetime) -> SourceInfo:
-    """A source as people and the API see it, with its status as of ``now``."""
+def listing_statements(
+    configured: Collection[str], by_network: bool, only_broken: bool
+) -> tuple[Select[str, int], Select[Any]]:
+    """The counts by status and the head of a listing, built once: the workspace, network,
+    time, warning days and how many to read are parameters."""
+    status = status_sql(Source, configured)
+    matching = [Source.workspace_id == bindparam("workspace_id")]
+    if by_network:
+        matching.append(Source.network == bindparam("network"))
+    if only_broken:
+        matching.append(status.in_(STANDING))
+    shown = status.label("shown")
+    counts = select(shown, func.count()).where(*matching).group_by(shown)
+    head: Select[Any] = (
+        select(*LISTED, shown)
+        .where(*matching)
+        .order_by(*display_order_sql(Source, status))
+        .limit(bindparam("limit"))
+    )
+    return counts, head
+
+
+async def warning_days(session: AsyncSession, ctx: Context, workspace_id: str) -> tuple[int, ...]:
+    """The workspace's warning days: what "expiring soon" means there."""
+    return resolve(await session.get(Workspace, workspace_id), ctx.settings).warning_days
+
+
+async def describe(
+    session: AsyncSession, ctx: Context, source: Source, now: datetime
+) -> SourceInfo:
+    """:func:`source_info` with the source's workspace's warning days, read in ``session``."""
+    return source_info(ctx, source, now, await warning_days(session, ctx, source.workspace_id))
+
+
+def source_info(
+    ctx: Context,
+    source: SourceFields,
+    now: datetime,
+    warning_days: tuple[int, ...],
+    shown: Status | None = None,
+) -> SourceInfo:
+    """A source as people and the API see it, with its status as of ``now``; it counts as
+    expiring within the largest of its workspace's ``warning_days`` (``shown``: its status,
+    when the database applied the rule already)."""
     network = ctx.catalogue.get(source.network)
     renews = renews_by_itself(source, network)
     renews_at = None
@@ -126,9 +225,8 @@ def source_info(ctx: Context, source: SourceFields, now: datetime) -> SourceInfo
         network_title=ctx.catalogue.title(source.network),
         account_id=source.account_id,
         name=source.name,
-        status=effective_status(
-            source.status, source.expires_at, now, ctx.settings.expiry_warning_days, renews
-        ),
+        status=shown
+        or effective_status(source.status, source.expires_at, now, warning_days, renews),
         expires_at=source.expires_at,
         last_error=LastError.from_json(source.last_error),
         restored_at=source.restored_at,
@@ -179,7 +277,7 @@ async def record_event(
         type=type,
         workspace_id=source.workspace_id,
         source_id=source.id,
-        source_json=source_json(source_info(ctx, source, now)),
+        source_json=source_json(await describe(session, ctx, source, now)),
         actor=actor,
         payload=payload,
         now=now,
@@ -188,7 +286,8 @@ async def record_event(
 
 def renews_by_itself(source: SourceFields, network: Network | None) -> bool:
     """Its tokens can be renewed, and the operator configured the app that renews them."""
-    return source.renewable and network is not None and network.configured
+    configured = {network.name} if network is not None and network.configured else set()
+    return status.renews_by_itself(source.renewable, source.network, configured)
 
 
 def add_credential(

@@ -110,7 +110,7 @@ class TokenService:
                 retry_at = source.next_attempt_at or now
                 seconds = max(int((retry_at - now).total_seconds()), 1)
                 raise TemporarilyUnavailable(str(source.last_error["reason"]), seconds)
-            raise await self._needs_reconnect(self.sources.info(source, now), actor)
+            raise await self._needs_reconnect(await self._source(workspace_id, source_id), actor)
         await self._record_read(source, actor, now)
         return TokenAnswer(
             access_token=tokens.access_token,
@@ -122,8 +122,8 @@ class TokenService:
         )
 
     async def _source(self, workspace_id: str, source_id: int) -> SourceInfo:
-        info = await self.sources.get(source_id)
-        if info is None or info.workspace_id != workspace_id:
+        info = await self.sources.get(workspace_id, source_id)
+        if info is None:
             raise NotFound
         return info
 

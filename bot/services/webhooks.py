@@ -384,7 +384,7 @@ class WebhookService:
             reason,
         )
         workspace = await session.get(Workspace, endpoint.workspace_id)
-        channel = self.workspaces.notify_channel(workspace) if workspace else None
+        channel = self.workspaces.settings(workspace).notify_channel if workspace else None
         if channel is None:
             return  # the App Home still shows it
         message = webhook_disabled_message(_info(endpoint))

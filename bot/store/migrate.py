@@ -6,13 +6,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any fixed number will do, as long as no other advisory lock in the database uses it.
 LOCK_KEY = int.from_bytes(b"srcbot:m", "big") >> 1
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -37,3 +39,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+def head() -> str | None:
+    """The newest revision the code knows."""
+    head_revision: str | None = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return head_revision
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None before the first migration).
+
+    Reads Alembic's version table directly: readiness probes call this often, and Alembic's
+    migration context logs two lines each time it is set up.
+    """
+
+    def read(connection: Connection) -> str | None:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # noqa: S608
+        return versions.scalar()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)

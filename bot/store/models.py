@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -42,17 +45,51 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[int]: JSON,
+    }
 
 
 class Workspace(Base):
+    """One Slack team the bot serves, and its settings (None: the environment's default).
+
+    In install mode a team of an Enterprise Grid org is found with ``enterprise_id``; when
+    the org installed the app (``org_install``) the org's installation serves every team.
+    """
+
     __tablename__ = "workspaces"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # Slack team id
     name: Mapped[str | None] = mapped_column(String(255))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    org_install: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    installed_by: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime | None]
+    # Set by app_uninstalled / tokens_revoked: nothing is posted or scanned; the data is
+    # deleted UNINSTALL_RETENTION_DAYS later unless the app is installed again.
+    uninstalled_at: Mapped[datetime | None]
     notify_channel: Mapped[str | None] = mapped_column(String(32))
+    network_channels: Mapped[dict[str, Any] | None]  # network name -> channel id
     digest_hour: Mapped[int | None] = mapped_column(Integer)
     digest_timezone: Mapped[str | None] = mapped_column(String(64))
+    digest_days: Mapped[str | None] = mapped_column(String(16))  # "daily" or "weekdays"
+    warning_days: Mapped[list[int] | None] = mapped_column(JSON)
+    renewal_failure_budget_hours: Mapped[int | None] = mapped_column(Integer)
+    # Who may act: "everyone", "admins" (admins and owners) or "group" (those and a user group).
+    connect_role: Mapped[str | None] = mapped_column(String(16))
+    connect_group: Mapped[str | None] = mapped_column(String(32))
+    settings_role: Mapped[str | None] = mapped_column(String(16))
+    settings_group: Mapped[str | None] = mapped_column(String(32))
+    # The team workflow: quiet on blips, claims, snoozes and escalation.
+    renewal_warn_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    claim_remind_hours: Mapped[int | None] = mapped_column(Integer)
+    max_snooze_days: Mapped[int | None] = mapped_column(Integer)
+    escalate_after_hours: Mapped[int | None] = mapped_column(Integer)
+    escalation_target: Mapped[str | None] = mapped_column(String(16))  # "admins" or "group"
+    escalation_group: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 
@@ -172,8 +209,48 @@ class NoticeItem(Base):
     key: Mapped[str] = mapped_column(String(64))
     restored_at: Mapped[datetime | None]
     restored_by: Mapped[str | None] = mapped_column(String(80))
+    # Restored without a person: its renewal works again.
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    escalated_at: Mapped[datetime | None]  # an expiry item's one escalation (once per episode)
 
     notice: Mapped[Notice] = relationship(back_populates="items", lazy="raise")
+
+
+class Claim(Base):
+    """Someone took a source's trouble on ("I'll take it") from one of its open notice items.
+
+    The newest claim of a source on an item still open is the one shown; a take-over is a
+    newer row. ``remind_at`` is cleared once its reminder is handled (sent, or no longer
+    needed because the source works again or someone took over).
+    """
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("notice_items.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+
+
+class Snooze(Base):
+    """ "Remind me": a source's trouble muted until ``until``; ``ended_at`` is set when a newer
+    snooze replaces it or when it ran out and was handled (announced again, or not needed)."""
+
+    __tablename__ = "snoozes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("notice_items.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    choice: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    until: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
 
 
 class DigestRun(Base):
@@ -275,6 +352,49 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(300))
 
 
+class RoleFact(Base):
+    """What Slack said about a person (admin or owner) or a user group (its members), kept at
+    most ``roles.FRESH_FOR`` so that every click does not ask Slack again."""
+
+    __tablename__ = "role_facts"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # "user" or "group"
+    key: Mapped[str] = mapped_column(String(32))  # the user or user group id
+    value: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """A named lease, so one process at a time does something that must not happen twice
+    (using a single-use Slack refresh token)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(36))
+    until: Mapped[datetime]
+
+
+# slack-sdk's installation and OAuth state tables, owned by our migrations. Token columns
+# hold Fernet ciphertext (longer than slack-sdk's String(200)); the stores that read and
+# write them are in bot/store/slack_stores.py.
+SLACK_TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+slack_installations = AsyncSQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, "slack_installations"
+)
+slack_bots = AsyncSQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
+slack_oauth_states = AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, "slack_oauth_states"
+)
+for _table in (slack_installations, slack_bots):
+    for _column in _table.columns:
+        if _column.name in SLACK_TOKEN_COLUMNS:
+            _column.type = Text()
+slack_oauth_states.c.state.type = String(64)  # a SHA-256 hex digest of the state
+
 Index("ix_connect_attempts_expires_at", ConnectAttempt.expires_at)
 # The scan's health checks: per network, the never checked and the longest unchecked first.
 Index("ix_sources_network_checked_at", Source.network, Source.checked_at)
@@ -286,3 +406,5 @@ Index("ix_events_created_at", Event.created_at)
 Index("ix_outbox_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
 Index("ix_outbox_order", OutboxMessage.order_key, OutboxMessage.id)
 Index("ix_outbox_workspace_status", OutboxMessage.workspace_id, OutboxMessage.status)
+Index("ix_claims_remind_at", Claim.remind_at)
+Index("ix_snoozes_until", Snooze.until)

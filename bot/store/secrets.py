@@ -32,4 +32,10 @@ ENCRYPTED: tuple[EncryptedColumns, ...] = (
     EncryptedColumns("credentials", "id", ("access_token", "refresh_token"), source="source_id"),
     EncryptedColumns("connect_attempts", "id", ("code_verifier",), source="source_id"),
     EncryptedColumns("webhook_endpoints", "id", ("secret",)),
+    EncryptedColumns(
+        "slack_installations",
+        "id",
+        ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token"),
+    ),
+    EncryptedColumns("slack_bots", "id", ("bot_token", "bot_refresh_token")),
 )

@@ -130,8 +130,8 @@ class Api:
     async def get_source(self, request: Request, caller: Caller) -> Response:
         Query(request, set())
         source_id = source_id_param(request)
-        source = await self.services.sources.get(source_id)
-        if source is None or source.workspace_id != caller.workspace_id:
+        source = await self.services.sources.get(caller.workspace_id, source_id)
+        if source is None:
             raise no_such_source(source_id)
         return json_response(source_json(source))
 
@@ -192,8 +192,8 @@ class Api:
         notify = body.get("notify")
         if notify is not None and not SLACK_USER.match(notify):
             raise invalid_body([FieldError("notify", "must be a Slack user id, e.g. U0123ABCD")])
-        source = await self.services.sources.get(source_id)
-        if source is None or source.workspace_id != caller.workspace_id:
+        source = await self.services.sources.get(caller.workspace_id, source_id)
+        if source is None:
             raise no_such_source(source_id)
         try:
             link = await self.services.links.start(

@@ -123,6 +123,7 @@ class FakeOAuthProvider(LocalServer):
         self._token_failures: list[_Failure] = []
         self._userinfo_failures: list[_Failure] = []
         self._hang_token_seconds: float | None = None
+        self.token_requested = asyncio.Event()  # set by every token request
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -264,6 +265,7 @@ class FakeOAuthProvider(LocalServer):
     async def _handle_token(self, request: web.Request) -> web.Response:
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         self.token_requests.append(form)
+        self.token_requested.set()
         if self._hang_token_seconds is not None and self._release is not None:
             seconds, self._hang_token_seconds = self._hang_token_seconds, None
             try:

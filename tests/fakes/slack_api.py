@@ -16,17 +16,22 @@ Every request is recorded as a :class:`Call`. Block Kit payloads are validated w
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
-from collections.abc import Mapping
+import secrets
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 from blockkit import validate_message, validate_view
 
 from fakes.server import Handler, LocalServer
+from fakes.socket_mode import FakeSocketMode
 
 MESSAGE_METHODS = frozenset(
     {"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"}
@@ -58,6 +63,43 @@ class Call:
 
 
 @dataclass
+class FakeTeam:
+    """A workspace: its people, user groups and channels, as Slack's methods show them."""
+
+    id: str
+    name: str
+    domain: str
+    bot_user_id: str
+    bot_id: str
+    enterprise_id: str | None = None
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Approval:
+    """What a person approves on Slack's install page (the next install is theirs)."""
+
+    team_id: str | None  # None for an org-wide install
+    user_id: str
+    enterprise_id: str | None = None
+    org_install: bool = False
+    rotation: bool = False  # the app has token rotation on: 12-hour tokens, refresh tokens
+    redirect_uri: str | None = None
+
+
+@dataclass
+class IssuedToken:
+    """A bot token the fake issued through oauth.v2.access."""
+
+    team_id: str | None
+    enterprise_id: str | None
+    expires_at: datetime | None = None
+    revoked: bool = False
+
+
+@dataclass
 class _Failure:
     error: str
     status: int
@@ -77,8 +119,12 @@ class FakeSlack(LocalServer):
         bot_id: str = "B0BOT",
         app_id: str = "A0APP",
         response_url_max_uses: int | None = 5,
+        client_id: str = "1111.2222",
+        client_secret: str = "fake-slack-client-secret",
     ) -> None:
         super().__init__()
+        self.client_id = client_id
+        self.client_secret = client_secret
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -99,6 +145,21 @@ class FakeSlack(LocalServer):
         self._ts_counter = 0
         self._view_counter = 0
         self._changed: asyncio.Condition | None = None
+        # Workspaces, the installs people approve, and the tokens the fake issued. Tokens
+        # starting with xoxb- that it did not issue belong to the default team (bot-token
+        # mode's SLACK_BOT_TOKEN).
+        self.teams: dict[str, FakeTeam] = {}
+        self.add_team(team_id, "Acme", team_domain, bot_user_id=bot_user_id, bot_id=bot_id)
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.next_approval: Approval | None = None
+        self.authorize_requests: list[dict[str, str]] = []
+        self.codes: dict[str, Approval] = {}
+        self.tokens: dict[str, IssuedToken] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> the bot token it renews
+        self.socket_mode = FakeSocketMode(app_id)
+        self._ratelimited: int | None = None
+        self._channel_interval: float | None = None
+        self._last_post: dict[str, float] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -106,7 +167,18 @@ class FakeSlack(LocalServer):
         return [
             ("*", "/api/{method}", self._handle_api),
             ("POST", "/response/{name}", self._handle_response_url),
+            ("GET", "/oauth/v2/authorize", self._handle_authorize),
+            ("GET", "/link/", self.socket_mode.handle),
         ]
+
+    async def stop(self) -> None:
+        await self.socket_mode.close()
+        await super().stop()
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's install page (SLACK_AUTHORIZE_URL)."""
+        return f"{self.base_url}/oauth/v2/authorize"
 
     async def start(self) -> None:
         self._changed = asyncio.Condition()
@@ -136,6 +208,19 @@ class FakeSlack(LocalServer):
         Injected failures queue up in order."""
         self._failures.setdefault(method, []).append(_Failure(error, status, retry_after, times))
 
+    def rate_limit_everything(self, retry_after: int = 30) -> None:
+        """Answer every Web API call with HTTP 429 and Retry-After until
+        :meth:`end_rate_limit`, as Slack does to an app that overdid it."""
+        self._ratelimited = retry_after
+
+    def end_rate_limit(self) -> None:
+        self._ratelimited = None
+
+    def limit_channels(self, interval: float) -> None:
+        """Enforce Slack's posting limit: a chat.postMessage to a channel less than
+        ``interval`` seconds (real time) after the last one accepted there gets a 429."""
+        self._channel_interval = interval
+
     def hold(self, method: str) -> None:
         """Calls of ``method`` get no answer (and post nothing) until stop(): a request that
         Slack never received, as when the caller dies or the network drops it."""
@@ -144,6 +229,102 @@ class FakeSlack(LocalServer):
     def held(self, method: str) -> int:
         """How many calls of ``method`` are being held."""
         return self._holding.get(method, 0)
+
+    def add_team(
+        self,
+        team_id: str,
+        name: str,
+        domain: str | None = None,
+        *,
+        enterprise_id: str | None = None,
+        bot_user_id: str | None = None,
+        bot_id: str | None = None,
+    ) -> FakeTeam:
+        team = FakeTeam(
+            id=team_id,
+            name=name,
+            domain=domain or name.lower(),
+            bot_user_id=bot_user_id or f"U0BOT{team_id}",
+            bot_id=bot_id or f"B0BOT{team_id}",
+            enterprise_id=enterprise_id,
+        )
+        self.teams[team_id] = team
+        return team
+
+    def add_user(
+        self,
+        user_id: str,
+        team_id: str | None = None,
+        *,
+        admin: bool = False,
+        owner: bool = False,
+        tz: str = "America/New_York",
+    ) -> None:
+        team = self.teams[team_id or self.team_id]
+        team.users[user_id] = {
+            "id": user_id,
+            "team_id": team.id,
+            "name": user_id.lower(),
+            "is_bot": False,
+            "is_admin": admin or owner,
+            "is_owner": owner,
+            "is_primary_owner": False,
+            "tz": tz,
+            "tz_label": tz,
+            "tz_offset": 0,
+        }
+
+    def add_usergroup(
+        self, group_id: str, handle: str, users: list[str], team_id: str | None = None
+    ) -> None:
+        team = self.teams[team_id or self.team_id]
+        team.groups[group_id] = {
+            "id": group_id,
+            "team_id": team.id,
+            "name": handle.replace("-", " ").title(),
+            "handle": handle,
+            "date_delete": 0,
+            "users": list(users),
+        }
+
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        team_id: str | None = None,
+        *,
+        private: bool = False,
+        archived: bool = False,
+        bot_member: bool = False,
+    ) -> None:
+        team = self.teams[team_id or self.team_id]
+        team.channels[channel_id] = {
+            "id": channel_id,
+            "name": name,
+            "is_channel": not private,
+            "is_group": private,
+            "is_private": private,
+            "is_archived": archived,
+            "members": {team.bot_user_id} if bot_member else set(),
+        }
+
+    def approve_next_install(self, approval: Approval) -> None:
+        """The next visit to the install page approves ``approval`` (else: access_denied)."""
+        self.next_approval = approval
+
+    def issue_code(self, approval: Approval) -> str:
+        """A code as Slack gives one for an install (also one started from the admin pages,
+        which carries no state)."""
+        code = f"code-{secrets.token_hex(8)}"
+        self.codes[code] = approval
+        return code
+
+    def team_of(self, token: str | None) -> str | None:
+        """Which workspace (or org, for an org-wide install) a token belongs to."""
+        issued = self.tokens.get(token or "")
+        if issued is not None:
+            return issued.team_id or issued.enterprise_id
+        return self.team_id if token and token.startswith("xoxb-") else None
 
     def calls_to(self, method: str, *, include_failed: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (include_failed or not c.failed)]
@@ -199,12 +380,24 @@ class FakeSlack(LocalServer):
         except ValueError:
             body = {"ok": False, "error": "invalid_json"}
             return await self._answer(method, {}, None, 200, body)
+        if method == "oauth.v2.access":  # the app's credentials, not a token
+            injected = self._take_failure(method)
+            if injected is not None:
+                return await self._answer_failure(method, _redacted(args), None, injected)
+            body = self._oauth_access(request, args)
+            return await self._answer(method, _redacted(args), None, 200, body)
         token = _bearer(request.headers.get("Authorization"))
         if token is None and isinstance(args.get("token"), str):
             token = args.pop("token")
-        if token is None or not token.startswith("xoxb-"):
-            body = {"ok": False, "error": "invalid_auth"}
-            return await self._answer(method, args, token, 200, body)
+        if method == "apps.connections.open":
+            if token is None or not token.startswith("xapp-"):
+                return await self._answer(method, args, None, 200, _error("invalid_auth"))
+            url = f"ws://{self.base_url.removeprefix('http://')}/link/?ticket=t-{self._ts_counter}"
+            return await self._answer(method, args, token, 200, {"ok": True, "url": url})
+        refused = self._refuse(token)
+        if refused is not None:
+            return await self._answer(method, args, token, 200, _error(refused))
+        assert token is not None
         self._validate(method, args)
         if method in self._held and self._release is not None:
             self._holding[method] = self._holding.get(method, 0) + 1
@@ -213,12 +406,121 @@ class FakeSlack(LocalServer):
                     self._changed.notify_all()
             await self._release.wait()
             return web.json_response({"ok": False, "error": "held"}, status=503)
-        injected = self._take_failure(method)
+        injected = self._take_failure(method) or self._over_a_limit(method, args)
         if injected is not None:
             return await self._answer_failure(method, args, token, injected)
         handler = _METHODS.get(method)
-        body = {"ok": False, "error": "unknown_method"} if handler is None else handler(self, args)
+        team_handler = _TEAM_METHODS.get(method)
+        if team_handler is not None:
+            body = team_handler(self, args, token)
+        elif handler is not None:
+            body = handler(self, args)
+        else:
+            body = {"ok": False, "error": "unknown_method"}
         return await self._answer(method, args, token, 200, body)
+
+    def _refuse(self, token: str | None) -> str | None:
+        """Why Slack would refuse ``token``, or None."""
+        if token is None or not token.startswith(("xoxb-", "xoxe.xoxb-")):
+            return "invalid_auth"
+        issued = self.tokens.get(token)
+        if issued is None:
+            return None if token.startswith("xoxb-") else "invalid_auth"
+        if issued.revoked:
+            return "token_revoked"
+        if issued.expires_at is not None and issued.expires_at <= self.now():
+            return "token_expired"
+        return None
+
+    def _teams_of(self, token: str) -> list[FakeTeam]:
+        """The workspaces a token reaches: its own, or every one of its org."""
+        issued = self.tokens.get(token)
+        if issued is None:
+            return [self.teams[self.team_id]]
+        if issued.team_id is not None:
+            return [self.teams[issued.team_id]]
+        return [t for t in self.teams.values() if t.enterprise_id == issued.enterprise_id]
+
+    def _find(self, token: str, kind: str, key: str) -> tuple[FakeTeam, dict[str, Any]] | None:
+        for team in self._teams_of(token):
+            found = getattr(team, kind).get(key)
+            if found is not None:
+                return team, found
+        return None
+
+    # --- the install: Slack's page, and oauth.v2.access --------------------------------------
+
+    async def _handle_authorize(self, request: web.Request) -> web.StreamResponse:
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != self.client_id or not redirect_uri:
+            return web.Response(status=400, text="invalid client_id or redirect_uri")
+        state = query.get("state", "")
+        approval, self.next_approval = self.next_approval, None
+        if approval is None:
+            params = {"error": "access_denied", "state": state}
+        else:
+            approval.redirect_uri = redirect_uri
+            params = {"code": self.issue_code(approval), "state": state}
+        raise web.HTTPFound(f"{redirect_uri}?{urlencode(params)}")
+
+    def _oauth_access(self, request: web.Request, args: dict[str, Any]) -> dict[str, Any]:
+        client_id, client_secret = _basic(request.headers.get("Authorization"))
+        client_id = client_id or args.get("client_id")
+        client_secret = client_secret or args.get("client_secret")
+        if client_id != self.client_id:
+            return _error("invalid_client_id")
+        if client_secret != self.client_secret:
+            return _error("bad_client_secret")
+        if args.get("grant_type") == "refresh_token":
+            old = self.refresh_tokens.pop(str(args.get("refresh_token")), None)
+            if old is None:  # unknown, or already used: refresh tokens are single use
+                return _error("invalid_refresh_token")
+            issued = self.tokens[old]
+            return self._grant(issued.team_id, issued.enterprise_id, rotation=True)
+        approval = self.codes.pop(str(args.get("code")), None)
+        if approval is None:
+            return _error("invalid_code")
+        if approval.redirect_uri and args.get("redirect_uri") != approval.redirect_uri:
+            return _error("bad_redirect_uri")
+        granted = self._grant(
+            None if approval.org_install else approval.team_id,
+            approval.enterprise_id,
+            approval.rotation,
+        )
+        granted["authed_user"] = {"id": approval.user_id}
+        return granted
+
+    def _grant(
+        self, team_id: str | None, enterprise_id: str | None, rotation: bool
+    ) -> dict[str, Any]:
+        """Issue a bot token for the team (or the org, for an org-wide install)."""
+        team = self.teams.get(team_id or "")
+        now = self.now()
+        prefix = "xoxe.xoxb-1-" if rotation else "xoxb-"
+        token = f"{prefix}{team_id or enterprise_id}-{secrets.token_hex(12)}"
+        self.tokens[token] = IssuedToken(
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            expires_at=now + timedelta(seconds=ROTATING_TOKEN_SECONDS) if rotation else None,
+        )
+        granted: dict[str, Any] = {
+            "ok": True,
+            "app_id": self.app_id,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": "commands,chat:write",
+            "bot_user_id": team.bot_user_id if team else f"U0BOT{enterprise_id}",
+            "team": {"id": team.id, "name": team.name} if team else None,
+            "enterprise": {"id": enterprise_id, "name": "Org"} if enterprise_id else None,
+            "is_enterprise_install": team_id is None,
+        }
+        if rotation:
+            refresh = f"xoxe-1-{secrets.token_hex(16)}"
+            self.refresh_tokens[refresh] = token
+            granted.update(refresh_token=refresh, expires_in=ROTATING_TOKEN_SECONDS)
+        return granted
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -245,6 +547,19 @@ class FakeSlack(LocalServer):
             body = {"ok": False, "error": "used_url"}
             return await self._answer(method, args, None, 404, body, name=name)
         return await self._answer(method, args, None, 200, {"ok": True}, name=name)
+
+    def _over_a_limit(self, method: str, args: dict[str, Any]) -> _Failure | None:
+        if self._ratelimited is not None and method != "auth.test":
+            return _Failure("ratelimited", 429, self._ratelimited, 1)
+        if self._channel_interval is None or method != "chat.postMessage":
+            return None
+        channel = str(args.get("channel"))
+        now = time.monotonic()
+        last = self._last_post.get(channel)
+        if last is not None and now - last < self._channel_interval:
+            return _Failure("ratelimited", 429, 1, 1)
+        self._last_post[channel] = now
+        return None
 
     def _take_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)
@@ -313,17 +628,98 @@ class FakeSlack(LocalServer):
 
     # --- methods ---------------------------------------------------------------------------
 
-    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _auth_test(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        issued = self.tokens.get(token)
+        if issued is not None and issued.team_id is None:  # an org-wide install's token
+            return {
+                "ok": True,
+                "url": "https://org.enterprise.slack.com/",
+                "team": "Org",
+                "team_id": issued.enterprise_id,
+                "enterprise_id": issued.enterprise_id,
+                "user": "sources-bot",
+                "user_id": f"U0BOT{issued.enterprise_id}",
+                "bot_id": f"B0BOT{issued.enterprise_id}",
+                "is_enterprise_install": True,
+            }
+        (team,) = self._teams_of(token)
         return {
             "ok": True,
-            "url": f"https://{self.team_domain}.slack.com/",
-            "team": "Acme",
-            "team_id": self.team_id,
+            "url": f"https://{team.domain}.slack.com/",
+            "team": team.name,
+            "team_id": team.id,
+            "enterprise_id": team.enterprise_id,
             "user": "sources-bot",
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "user_id": team.bot_user_id,
+            "bot_id": team.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _auth_revoke(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        if token in self.tokens:
+            self.tokens[token].revoked = True
+        return {"ok": True, "revoked": True}
+
+    def revoke(self, team_id: str) -> None:
+        """The workspace uninstalled the app: every token of it stops working."""
+        for issued in self.tokens.values():
+            if issued.team_id == team_id or issued.enterprise_id == team_id:
+                issued.revoked = True
+
+    def _users_info(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        found = self._find(token, "users", str(args.get("user")))
+        if found is None:
+            return _error("user_not_found")
+        return {"ok": True, "user": found[1]}
+
+    def _users_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """Every person of the token's workspaces, ``limit`` at a time with a cursor."""
+        members = [user for team in self._teams_of(token) for user in team.users.values()]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = members[start : start + limit]
+        following = str(start + limit) if start + limit < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": following}}
+
+    def _usergroups_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        groups = [
+            {k: v for k, v in group.items() if k != "users"}
+            for team in self._teams_of(token)
+            for group in team.groups.values()
+        ]
+        return {"ok": True, "usergroups": groups}
+
+    def _usergroups_users_list(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        found = self._find(token, "groups", str(args.get("usergroup")))
+        if found is None:
+            return _error("no_such_subteam")
+        return {"ok": True, "users": list(found[1]["users"])}
+
+    def _channel_view(self, team: FakeTeam, channel: dict[str, Any]) -> dict[str, Any]:
+        shown = {k: v for k, v in channel.items() if k != "members"}
+        shown["is_member"] = team.bot_user_id in channel["members"]
+        return shown
+
+    def _conversations_info(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        found = self._find(token, "channels", str(args.get("channel")))
+        if found is None:
+            return _error("channel_not_found")
+        team, channel = found
+        if channel["is_private"] and team.bot_user_id not in channel["members"]:
+            return _error("channel_not_found")  # Slack hides private channels from outsiders
+        return {"ok": True, "channel": self._channel_view(team, channel)}
+
+    def _conversations_join(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        found = self._find(token, "channels", str(args.get("channel")))
+        if found is None:
+            return _error("channel_not_found")
+        team, channel = found
+        if channel["is_private"]:
+            return _error("method_not_supported_for_channel_type")
+        if channel["is_archived"]:
+            return _error("is_archived")
+        channel["members"].add(team.bot_user_id)
+        return {"ok": True, "channel": self._channel_view(team, channel)}
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")
@@ -454,8 +850,9 @@ class FakeSlack(LocalServer):
         return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": "D" + first}}
 
 
+ROTATING_TOKEN_SECONDS = 12 * 3600
+
 _METHODS = {
-    "auth.test": FakeSlack._auth_test,
     "chat.postMessage": FakeSlack._post_message,
     "chat.update": FakeSlack._update,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
@@ -464,6 +861,33 @@ _METHODS = {
     "views.update": FakeSlack._views_update,
     "conversations.open": FakeSlack._conversations_open,
 }
+# Methods whose answer depends on whose token called.
+_TEAM_METHODS = {
+    "auth.test": FakeSlack._auth_test,
+    "auth.revoke": FakeSlack._auth_revoke,
+    "users.info": FakeSlack._users_info,
+    "users.list": FakeSlack._users_list,
+    "usergroups.list": FakeSlack._usergroups_list,
+    "usergroups.users.list": FakeSlack._usergroups_users_list,
+    "conversations.info": FakeSlack._conversations_info,
+    "conversations.join": FakeSlack._conversations_join,
+}
+
+
+def _error(error: str) -> dict[str, Any]:
+    return {"ok": False, "error": error}
+
+
+def _redacted(args: dict[str, Any]) -> dict[str, Any]:
+    """oauth.v2.access's arguments as recorded: without the secret, code or refresh token."""
+    return {k: v for k, v in args.items() if k not in {"client_secret", "code", "refresh_token"}}
+
+
+def _basic(header: str | None) -> tuple[str | None, str | None]:
+    if not header or not header.lower().startswith("basic "):
+        return None, None
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return user, password
 
 
 def _has_content(args: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -78,12 +78,15 @@ def slash_command(
     channel_name: str = "general",
     team_domain: str = TEAM_DOMAIN,
     api_app_id: str = API_APP_ID,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[str, str]:
     """A slash command invocation, form-encoded in Slack's field order."""
     fields = [
         ("token", VERIFICATION_TOKEN),
         ("team_id", team_id),
         ("team_domain", team_domain),
+        *([("enterprise_id", enterprise_id)] if enterprise_id else []),
         ("channel_id", channel_id),
         ("channel_name", channel_name),
         ("user_id", user_id),
@@ -91,7 +94,7 @@ def slash_command(
         ("command", command),
         ("text", text),
         ("api_app_id", api_app_id),
-        ("is_enterprise_install", "false"),
+        ("is_enterprise_install", "true" if is_enterprise_install else "false"),
         ("response_url", response_url),
         ("trigger_id", trigger_id or new_trigger_id()),
     ]
@@ -155,6 +158,8 @@ def block_actions(
     channel_name: str = "general",
     team_domain: str = TEAM_DOMAIN,
     api_app_id: str = API_APP_ID,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[str, str]:
     """A block_actions interaction (one button click), form-encoded as ``payload=<json>``.
 
@@ -184,8 +189,8 @@ def block_actions(
         "container": {},
         "trigger_id": trigger_id or new_trigger_id(),
         "team": {"id": team_id, "domain": team_domain},
-        "enterprise": None,
-        "is_enterprise_install": False,
+        "enterprise": {"id": enterprise_id, "name": "Org"} if enterprise_id else None,
+        "is_enterprise_install": is_enterprise_install,
     }
     if view is not None:
         payload["container"] = {"type": "view", "view_id": view.get("id", "V0HOME")}
@@ -247,6 +252,8 @@ def event_callback(
     event_id: str | None = None,
     event_time: int | None = None,
     bot_user_id: str = BOT_USER_ID,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[str, str]:
     """An Events API delivery (JSON) wrapping ``event``."""
     n = next(_counter)
@@ -254,7 +261,8 @@ def event_callback(
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
         "context_team_id": team_id,
-        "context_enterprise_id": None,
+        "context_enterprise_id": enterprise_id,
+        "enterprise_id": enterprise_id,
         "api_app_id": api_app_id,
         "event": event,
         "type": "event_callback",
@@ -262,14 +270,15 @@ def event_callback(
         "event_time": int(time.time()) if event_time is None else event_time,
         "authorizations": [
             {
-                "enterprise_id": None,
+                "enterprise_id": enterprise_id,
                 "team_id": team_id,
                 "user_id": bot_user_id,
                 "is_bot": True,
-                "is_enterprise_install": False,
+                "is_enterprise_install": is_enterprise_install,
             }
         ],
         "is_ext_shared_channel": False,
+        "is_enterprise_install": is_enterprise_install,
         "event_context": f"4-eyJldCI6ImFwcF9ob21lX29wZW5lZCJ9-{n}",
     }
     return json.dumps(body), JSON
@@ -303,3 +312,71 @@ def url_verification(
 ) -> tuple[str, str]:
     body = {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
     return json.dumps(body), JSON
+
+
+def view_submission(
+    view: dict[str, Any],
+    values: dict[str, dict[str, dict[str, Any]]],
+    user_id: str = "U1",
+    team_id: str = "T0001",
+    *,
+    view_id: str = "V0MODAL",
+    api_app_id: str = API_APP_ID,
+    team_domain: str = TEAM_DOMAIN,
+) -> tuple[str, str]:
+    """A view_submission of ``view`` (as the app opened it) with ``values`` as the person
+    left its inputs: ``{block_id: {action_id: {"type": ..., <the element's value>}}}``."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": new_trigger_id(),
+        "view": {
+            **view,
+            "id": view_id,
+            "team_id": team_id,
+            "state": {"values": values},
+            "hash": f"1700000000.{view_id.lower()}",
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": api_app_id,
+            "app_installed_team_id": team_id,
+            "bot_id": "B0BOT",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode({"payload": json.dumps(payload)}), FORM
+
+
+def app_uninstalled(team_id: str = "T0001", **options: Any) -> tuple[str, str]:
+    return event_callback({"type": "app_uninstalled"}, team_id, **options)
+
+
+def tokens_revoked(
+    team_id: str = "T0001", bot: list[str] | None = None, oauth: list[str] | None = None
+) -> tuple[str, str]:
+    tokens: dict[str, list[str]] = {}
+    if bot:
+        tokens["bot"] = bot
+    if oauth:
+        tokens["oauth"] = oauth
+    return event_callback({"type": "tokens_revoked", "tokens": tokens}, team_id)
+
+
+def envelope_payload(body: str) -> dict[str, Any]:
+    """What Slack puts in a Socket Mode envelope for the request ``body`` a builder made: the
+    same fields, unsigned (slash commands as a dict of strings, interactions as the JSON)."""
+    if body.lstrip().startswith("{"):
+        decoded: dict[str, Any] = json.loads(body)
+        return decoded
+    fields = dict(parse_qsl(body, keep_blank_values=True))
+    if set(fields) == {"payload"}:
+        payload: dict[str, Any] = json.loads(fields["payload"])
+        return payload
+    return fields

@@ -52,7 +52,7 @@ async def test_a_bug_in_a_listener_is_logged_with_its_traceback_and_the_person_t
         await acked.wait()
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(harness.services.sources, "list", broken)
+    monkeypatch.setattr(harness.services.sources, "listing", broken)
     body, _ = slack_requests.slash_command(
         text="", team_id=TEAM, response_url=harness.slack.response_url("bug")
     )

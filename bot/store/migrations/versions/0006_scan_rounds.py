@@ -1,7 +1,7 @@
 """scan rounds: sources.scan_round, and indexes for the scan (health checks, status)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0006
+Revises: 0004 (for now; 0005 once the history branch's 0005 is merged before it)
 Create Date: 2026-12-02 09:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
