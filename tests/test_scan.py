@@ -23,10 +23,12 @@ from test_renewal import stored, stored_tokens
 
 from bot.clock import FrozenClock
 from bot.services import scan as scan_module
+from bot.services import scan_lanes
 from bot.services.importer import import_records, parse_records
 from bot.services.news import EXPIRY_KEY
 from bot.services.notices import NoticeService, expiry_key
-from bot.services.scan import NAMES_KEPT, ScanReport, round_name
+from bot.services.scan import round_name
+from bot.services.scan_report import NAMES_KEPT, ScanReport
 from bot.store.models import Source
 
 X_DUE = timedelta(minutes=110)  # an X token of two hours has ten minutes left: inside its window
@@ -209,7 +211,7 @@ async def test_the_scan_walks_in_batches_with_bounded_room(
     network_bot: Any, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scan_module, "BATCH", 4)
-    monkeypatch.setattr(scan_module, "MAX_OUTSTANDING", 3)
+    monkeypatch.setattr(scan_lanes, "MAX_OUTSTANDING", 3)
     async with network_bot("x") as (h, x):
         due = await import_many(h, x, 9)
         clock.advance(X_DUE)

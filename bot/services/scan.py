@@ -3,22 +3,21 @@
 How one scan goes, with memory flat in the number of sources:
 
 1. **Walk.** Sources worth a look are read in batches of :data:`BATCH` in id order, only the
-   columns the decisions need. SQL leaves out those with nothing to do (active, far from
-   their expiry and renewal window, on a known network), so a scan that finds nothing new
-   reads little. Each row is then judged in Python by the same rules as everywhere
-   (:func:`is_due`, :func:`effective_status`).
+   columns the decisions need; :mod:`bot.services.scan_plan` decides which (SQL leaves out
+   those with nothing to do, so a scan that finds nothing new reads little) and what each
+   needs, by the same rules as everywhere and each workspace's settings.
 2. **Lanes.** What needs doing goes to its network's lane (work without a network call to
-   a local one). Each lane has a few workers; a worker claims one source just before
-   working on it (:mod:`bot.services.scan_claims`: a lease and the round's mark, with ``FOR
-   UPDATE SKIP LOCKED`` on PostgreSQL), so replicas scanning at once split the work source
-   by source, and none renews, checks or expires a source another took. Calls run at most
-   NETWORK_CONCURRENCY per network, and a network that answers 429 or hangs is paused
-   (:mod:`bot.services.pacing`); lanes never wait for each other. The walk goes on
-   meanwhile, with at most :data:`MAX_OUTSTANDING` sources queued or in progress (a slow
-   network with a long queue can fill that room and slow the walk; a paused one empties its
-   queue at once).
+   a local one; :mod:`bot.services.scan_lanes`). A lane's claimer claims its sources a few
+   at a time as its workers get free (:mod:`bot.services.scan_claims`: a lease and the
+   round's mark, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so replicas scanning at
+   once split the work source by source, and none renews, checks or expires a source
+   another took. Calls run at most NETWORK_CONCURRENCY per network, and a network that
+   answers 429 or hangs is paused (:mod:`bot.services.pacing`); lanes never wait for each
+   other. The walk goes on meanwhile, within the lanes' room for plans in progress.
+3. **The work on one source** (this module): renew, expire, check, or change its status,
+   under its claim; renewals' commits are grouped (:mod:`bot.services.group_commit`).
 4. **Health checks.** Every live token is shown to its network's identity endpoint about once
-   a day: at most :data:`HEALTH_CHECKS_PER_NETWORK` per network per scan (per replica), the
+   a day: at most ``HEALTH_CHECKS_PER_NETWORK`` per network per scan (per replica), the
    never checked first, then the longest unchecked.
 5. **Notices**, only for workspaces with news (:mod:`bot.services.news`, and what this scan
    changed); the notice service's claims make each announcement once.
@@ -31,35 +30,29 @@ A bug or a broken row stops that source only (:mod:`bot.services.internal`). A d
 error stops the scan: the work under way finishes, the leases not used are given back, and
 the error is raised; the next scan starts over. :meth:`ScanService.stop` (shutdown) does the
 same, and after its grace period cancels what is still waiting on a network, keeping the
-leases of renewals that may have reached it.
+leases of renewals that may have reached it (or whose answer waits to be committed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.outbox import forget_sent
-from bot.domain import LastError, Status, WorkspaceSettings
-from bot.networks import Network
+from bot.domain import LastError, Status
 from bot.oauth.client import OAuthClient
 from bot.oauth.errors import CredentialRejected, TransientError
 from bot.services import news, scan_claims
 from bot.services.context import Context
 from bot.services.group_commit import GroupCommit
 from bot.services.internal import (
-    INTERNAL,
-    UnknownNetwork,
     clear_internal,
     database_failed,
     internal_reason,
@@ -67,157 +60,45 @@ from bot.services.internal import (
 )
 from bot.services.notices import NoChannel, NoticeService
 from bot.services.pacing import NetworkPacer, Paused
-from bot.services.renewal import Lease, RenewalService, Renewed, expire, is_due
-from bot.services.sources import decrypt, renews_by_itself
+from bot.services.renewal import Lease, RenewalService, Renewed, expire
+from bot.services.scan_lanes import LOCAL, Lanes
+from bot.services.scan_plan import (
+    HEALTH_CHECK_INTERVAL,
+    LIVE,
+    SCANNED,
+    Plan,
+    Planner,
+    is_internal,
+    label,
+)
+from bot.services.scan_report import ScanReport
+from bot.services.sources import decrypt
 from bot.services.workspaces import WorkspaceService
-from bot.status import effective_status, expired_reason
 from bot.store.db import pool_size
 from bot.store.models import ConnectAttempt, Source, Workspace, slack_oauth_states
 
 log = logging.getLogger(__name__)
 
-# Every live token is shown to its network's identity endpoint about once a day, at most
-# this many per network per scan, so that checks spread over the day's scans.
-HEALTH_CHECK_INTERVAL = timedelta(hours=24)
-HEALTH_CHECKS_PER_NETWORK = 25
 ATTEMPT_RETENTION = timedelta(days=1)
 SENT_RETENTION = timedelta(days=30)
 BATCH = 500  # sources read per query
-MAX_OUTSTANDING = 1000  # claimed sources in progress at once, per scan
-NAMES_KEPT = 100  # names a report keeps per list; its counts go on
 ROUND = timedelta(minutes=5)  # the scheduler's scans of one round start in the same slot
 STOP_CANCEL_WAIT = 5.0  # seconds for cancelled work to give its leases back at shutdown
-LOCAL = ""  # the lane of work without a network call (status changes, expiries, errors)
-LOCAL_WORKERS = 4
-# Workers per network lane, per unit of NETWORK_CONCURRENCY: more workers than calls, so a
-# call starts while another worker is in the database before or after its own.
-WORKERS_PER_CALL = 2
-CLAIM_CHUNK = 8  # sources claimed per transaction, at most
 SHUTTING_DOWN = "the bot is shutting down"
-
-# The sources a scan covers: live ones of workspaces that have the app (an uninstalled
-# workspace is neither scanned nor told; its data goes after UNINSTALL_RETENTION_DAYS).
-INSTALLED = select(Workspace.id).where(Workspace.uninstalled_at.is_(None))
-LIVE = and_(
-    Source.status.not_in([Status.EXPIRED, Status.REVOKED]), Source.workspace_id.in_(INSTALLED)
-)
-# What the scan's decisions read of a source (whole ORM objects would cost several times more).
-SCANNED = (
-    Source.id,
-    Source.workspace_id,
-    Source.network,
-    Source.name,
-    Source.status,
-    Source.expires_at,
-    Source.renewable,
-    Source.next_attempt_at,
-    Source.last_error,
-    Source.checked_at,
-    Source.failures,
-    Source.failing_since,
-)
-
-
-@dataclass
-class ScanReport:
-    """What one scan did. The lists name at most :data:`NAMES_KEPT` sources each; ``counts``
-    has how many there were."""
-
-    checked: int = 0
-    renewed: list[str] = field(default_factory=list)
-    expired: list[str] = field(default_factory=list)
-    expiring: list[str] = field(default_factory=list)
-    transient: list[str] = field(default_factory=list)
-    internal: list[str] = field(default_factory=list)  # the bot failed on these; see the log
-    no_channel: list[str] = field(default_factory=list)  # workspaces with news and no channel
-    notices_queued: int = 0
-    warnings_queued: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def add(self, kind: str, name: str) -> None:
-        """Count ``name`` under ``kind`` (``renewed``, ``expired``, ...), naming it if there is
-        room."""
-        self.counts[kind] += 1
-        names: list[str] = getattr(self, kind)
-        if len(names) < NAMES_KEPT:
-            names.append(name)
-
-    def count(self, kind: str) -> int:
-        return max(self.counts[kind], len(getattr(self, kind)))
-
-    def summary(self) -> str:
-        def named(kind: str, sep: str = ", ") -> str:
-            names: list[str] = getattr(self, kind)
-            total = self.count(kind)
-            if not names:
-                return f"{total}"
-            more = f"{sep}and {total - len(names)} more" if total > len(names) else ""
-            return f"{total} ({sep.join(names)}{more})"
-
-        return "\n".join(
-            [
-                f"checked: {self.checked} source(s)",
-                f"renewed: {named('renewed')}",
-                f"expired: {named('expired')}",
-                f"expiring soon: {self.count('expiring')}",
-                f"notices: {self.notices_queued}",
-                f"warnings: {self.warnings_queued}",
-                f"transient failures: {named('transient', '; ')}",
-                f"internal errors: {named('internal', '; ')}",
-            ]
-        )
-
-
-@dataclass
-class Plan:
-    """What to do with one source in this scan (decided from its row, done under a claim)."""
-
-    row: Any
-    renew: bool = False
-    expire: str | None = None  # the reason, when it expired by the clock
-    health: bool = False
-    status: Status | None = None  # what its status is by the clock
-    error: Exception | None = None  # deciding failed: the source gets an internal error
-
-    @property
-    def needs_claim(self) -> bool:
-        changes = self.status is not None and self.status != self.row.status
-        return bool(
-            self.renew or self.expire or self.health or changes or self.error or _internal(self.row)
-        )
-
-
-class _Lane:
-    """One network's work in a scan (or the local lane's): plans waiting, a claimer that claims
-    them a few at a time as workers get free, and the workers."""
-
-    def __init__(self, workers: int) -> None:
-        self.todo: asyncio.Queue[Plan | None] = asyncio.Queue()  # None: nothing more comes
-        self.ready: asyncio.Queue[tuple[Plan, Lease] | None] = asyncio.Queue()
-        # Claimed and not yet taken by a worker: at most one per worker, so a replica claims
-        # only what it can start soon and leaves the rest to the others.
-        self.waiting = asyncio.Semaphore(workers)
-        self.workers = workers
-        self.tasks: list[asyncio.Task[None]] = []
 
 
 class _Run:
-    """The state of one scan."""
+    """The state of one scan; its lanes are set by :meth:`ScanService.run`."""
 
-    def __init__(
-        self, ctx: Context, round_: str, writers: int, settings: dict[str, WorkspaceSettings]
-    ) -> None:
+    def __init__(self, ctx: Context, round_: str, writers: int, planner: Planner) -> None:
         self.round = round_
-        self.settings = settings  # each installed workspace's, read once at the start
         self.owner = str(uuid.uuid4())
-        self.now = ctx.clock.now()
-        self.report = ScanReport()
+        self.now = planner.now
+        self.report = planner.report
+        self.planner = planner
         self.pacer = NetworkPacer(ctx.settings.network_concurrency)
-        self.health_checks: Counter[str] = Counter()
-        self.health_queued: set[int] = set()  # at most the checks' cap per network
         self.news: set[str] = set()  # workspaces with something to announce
-        self.lanes: dict[str, _Lane] = {}
-        self.room = asyncio.Semaphore(MAX_OUTSTANDING)
+        self.lanes: Lanes
         # The scan's writes at once (see ScanService._writers); renewals' commits go through
         # one writer that commits them together.
         self.db = asyncio.Semaphore(writers)
@@ -247,25 +128,6 @@ class ScanService:
         self._runs: set[_Run] = set()
         self._stopping = False
 
-    # --- the settings a scan reads per workspace (one place each) -----------------------------
-
-    async def _installed_settings(self) -> dict[str, WorkspaceSettings]:
-        """The settings in force in each installed workspace (one query for all)."""
-        return {w.id: self.workspaces.settings(w) for w in await self.workspaces.installed()}
-
-    def _settings(self, run: _Run, workspace_id: str) -> WorkspaceSettings:
-        found = run.settings.get(workspace_id)
-        return found if found is not None else self.workspaces.settings(None)
-
-    def _warning_days(self, run: _Run, workspace_id: str) -> tuple[int, ...]:
-        """The workspace's warning thresholds, in days."""
-        return self._settings(run, workspace_id).warning_days
-
-    def _widest_warning(self, run: _Run) -> timedelta:
-        """The widest warning window of any workspace: the walk reads sources inside it."""
-        days = [d for settings in run.settings.values() for d in settings.warning_days]
-        return timedelta(days=max(days or self.ctx.settings.expiry_warning_days, default=0))
-
     # --- a scan -----------------------------------------------------------------------------
 
     async def run(self, round_: str | None = None) -> ScanReport:
@@ -274,12 +136,7 @@ class ScanService:
         ``round_`` names a round shared with other replicas (the scheduler's); without it
         the scan is a round of its own and looks at everything.
         """
-        run = _Run(
-            self.ctx,
-            round_ or f"run:{uuid.uuid4().hex}",
-            self._writers(),
-            await self._installed_settings(),
-        )
+        run = await self._start(round_ or f"run:{uuid.uuid4().hex}")
         self._runs.add(run)
         if self._stopping:
             run.pacer.stop(SHUTTING_DOWN)
@@ -308,6 +165,28 @@ class ScanService:
             self._runs.discard(run)
             run.done.set()
 
+    async def _start(self, round_: str) -> _Run:
+        """A scan's state: its decisions with each installed workspace's settings (read once
+        here), and its lanes."""
+        workspaces = await self.workspaces.installed()
+        planner = Planner(
+            self.ctx,
+            self.ctx.clock.now(),
+            {w.id: self.workspaces.settings(w) for w in workspaces},
+            self.workspaces.settings(None),
+            ScanReport(),
+        )
+        run = _Run(self.ctx, round_, self._writers(), planner)
+
+        async def visit(plan: Plan, lease: Lease) -> None:
+            await self._visit(run, plan, lease)
+
+        async def claim(plans: Sequence[Plan]) -> dict[int, Lease]:
+            return await self._claim(run, plans)
+
+        run.lanes = Lanes(run.pacer.concurrency, claim, visit, planner.unclaimed)
+        return run
+
     async def run_scheduled(self) -> ScanReport:
         """The scheduler's scan: in the round of the five minutes it starts in."""
         async with self.ctx.read() as session:
@@ -335,13 +214,7 @@ class ScanService:
     def _cancel(self, run: _Run) -> None:
         """Cancel the lanes' work and empty them; the leases left are swept at the end."""
         run.cut = True
-        for lane in run.lanes.values():
-            for task in lane.tasks:
-                task.cancel()
-            for queue in (lane.todo, lane.ready):
-                while not queue.empty():
-                    if queue.get_nowait() is not None:
-                        run.room.release()
+        run.lanes.cancel()
 
     def _writers(self) -> int:
         """How many of the scan's write transactions may run at once.
@@ -368,36 +241,9 @@ class ScanService:
 
     # --- 1. the walk ----------------------------------------------------------------------
 
-    def _worth_a_look(self, run: _Run) -> Any:
-        """SQL for the live sources the scan may have something to do with (a superset)."""
-        now = run.now
-        # A renewable source renews by itself when its network's app is configured.
-        renewing = [n for n in self.ctx.catalogue if n.configured]
-        not_renewing = [n.name for n in self.ctx.catalogue if not n.configured]
-        return or_(
-            # inside a renewal window (whether due, with backoff, is decided in Python)
-            and_(
-                Source.renewable.is_(True),
-                or_(
-                    false(),
-                    *(
-                        and_(Source.network == n.name, Source.expires_at <= now + n.renew_before)
-                        for n in renewing
-                    ),
-                ),
-            ),
-            # expired by the clock, or inside a warning window, without a renewal to wait for
-            and_(
-                or_(Source.renewable.is_(False), Source.network.in_(not_renewing)),
-                Source.expires_at <= now + self._widest_warning(run),
-            ),
-            Source.status != Status.ACTIVE,
-            Source.network.not_in([n.name for n in self.ctx.catalogue]),
-        )
-
     async def _walk(self, run: _Run) -> None:
         after = 0
-        worth_a_look = self._worth_a_look(run)
+        worth_a_look = run.planner.worth_a_look()
         while not self._halted(run):
             async with self.ctx.read() as session:
                 rows = (
@@ -411,105 +257,17 @@ class ScanService:
             if not rows:
                 return
             after = rows[-1].id
-            settings = functools.partial(self._settings, run)
-            run.news |= await news.unwarned(self.ctx, rows, run.now, settings)
-            await self._queue(run, [self._plan(run, row) for row in rows])
-
-    def _plan(self, run: _Run, row: Any) -> Plan:
-        """Decide what ``row`` needs; whatever breaks here is that source's internal error."""
-        try:
-            network = self.ctx.catalogue.get(row.network)
-            if network is None:
-                raise UnknownNetwork(row.network)
-            return self._decide(run, row, network)
-        except Exception as err:
-            return Plan(row, error=err)
-
-    def _decide(self, run: _Run, row: Any, network: Network) -> Plan:
-        now = run.now
-        renews = renews_by_itself(row, network)
-        if renews and is_due(row, network.renew_before, now):
-            return Plan(row, renew=True)
-        status = effective_status(
-            row.status, row.expires_at, now, self._warning_days(run, row.workspace_id), renews
-        )
-        if status is Status.EXPIRED and row.expires_at is not None:
-            reason = expired_reason(network.title, row.expires_at)
-            if row.last_error and row.status == Status.EXPIRING:
-                reason += f" ({row.last_error['reason']})"
-            return Plan(row, expire=reason)
-        # A renewable source whose token ran out waits for its renewal, not for a check
-        # that could only fail with the expired token.
-        token_ran_out = row.expires_at is not None and row.expires_at <= now
-        health = not (renews and token_ran_out) and self._health_due(run, row, network)
-        plan = Plan(row, health=health, status=status)
-        if status is Status.EXPIRING and not plan.health:
-            run.report.add("expiring", _label(self.ctx, row))
-        return plan
-
-    def _health_due(self, run: _Run, row: Any, network: Network) -> bool:
-        if not network.configured:
-            return False
-        if row.checked_at is not None and run.now - row.checked_at < HEALTH_CHECK_INTERVAL:
-            return False
-        if run.health_checks[row.network] >= HEALTH_CHECKS_PER_NETWORK:
-            return False
-        run.health_checks[row.network] += 1
-        return True
+            run.news |= await news.unwarned(self.ctx, rows, run.now, run.planner.settings)
+            await self._queue(run, [run.planner.plan(row) for row in rows])
 
     async def _queue(self, run: _Run, plans: Sequence[Plan]) -> None:
         """Put the plans that need work in their lanes (waiting for room first)."""
         for plan in plans:
             if not plan.needs_claim:
                 continue
-            await run.room.acquire()
             if plan.health:
-                run.health_queued.add(plan.row.id)
-            networked = plan.renew or plan.health
-            self._lane(run, plan.row.network if networked else LOCAL).put_nowait(plan)
-
-    def _lane(self, run: _Run, key: str) -> asyncio.Queue[Plan | None]:
-        lane = run.lanes.get(key)
-        if lane is None:
-            count = LOCAL_WORKERS if key == LOCAL else WORKERS_PER_CALL * run.pacer.concurrency
-            lane = run.lanes[key] = _Lane(count)
-            name = f"scan-{key or 'local'}"
-            lane.tasks.append(asyncio.create_task(self._claimer(run, lane), name=name))
-            lane.tasks += [
-                asyncio.create_task(self._work(run, lane), name=name) for _ in range(count)
-            ]
-        return lane.todo
-
-    async def _claimer(self, run: _Run, lane: _Lane) -> None:
-        """Claim the lane's plans a few at a time, as its workers take them."""
-        closed = False
-        while not closed:
-            plan = await lane.todo.get()
-            if plan is None:
-                break
-            await lane.waiting.acquire()
-            batch = [plan]
-            # A chunk a claim, while the plans are there: waiting for workers to take what
-            # was claimed before (at most one claimed and not taken per worker).
-            while len(batch) < min(CLAIM_CHUNK, lane.workers) and not lane.todo.empty():
-                more = lane.todo.get_nowait()
-                if more is None:
-                    closed = True
-                    break
-                await lane.waiting.acquire()
-                batch.append(more)
-            leases = await self._claim(run, batch)
-            for plan in batch:
-                lease = leases.get(plan.row.id)
-                if lease is None:  # another scan has it, or the scan is stopping
-                    lane.waiting.release()
-                    if plan.health:
-                        run.health_checks[plan.row.network] -= 1
-                    run.room.release()
-                else:
-                    lane.ready.put_nowait((plan, lease))
-        for _ in range(lane.workers):
-            lane.ready.put_nowait(None)
+                run.planner.health_queued.add(plan.row.id)
+            await run.lanes.put(plan, plan.row.network if plan.networked else LOCAL)
 
     async def _claim(self, run: _Run, plans: Sequence[Plan]) -> dict[int, Lease]:
         if self._halted(run):
@@ -525,15 +283,6 @@ class ScanService:
             else:  # a bug in the claim: these sources wait for the next scan
                 log.exception("scan: claiming %s source(s) failed", len(plans))
             return {}
-
-    async def _work(self, run: _Run, lane: _Lane) -> None:
-        """A lane's worker: work on the claimed sources until the lane is closed."""
-        while (item := await lane.ready.get()) is not None:
-            lane.waiting.release()
-            try:
-                await self._visit(run, *item)
-            finally:
-                run.room.release()
 
     # --- 3. the work on one source --------------------------------------------------------
 
@@ -559,7 +308,7 @@ class ScanService:
             raise
         except Paused as paused:
             run.report.add(
-                "transient", f"{_label(self.ctx, row)}: not tried in this scan ({paused.reason})"
+                "transient", f"{label(self.ctx, row)}: not tried in this scan ({paused.reason})"
             )
         except Exception as err:
             if database_failed(err):
@@ -570,7 +319,7 @@ class ScanService:
             run.report.add("internal", f"source {row.id} ({row.name}): {reason}")
             await self._quietly(run, record_internal(self.ctx, row.id, row.last_error, reason))
         else:
-            if _internal(row):
+            if is_internal(row):
                 await self._quietly(run, clear_internal(self.ctx, row.id))
         finally:
             if not keep_lease:
@@ -591,16 +340,16 @@ class ScanService:
         row = plan.row
         if plan.error is not None:
             raise plan.error
-        label = _label(self.ctx, row)
+        name = label(self.ctx, row)
         if plan.renew:
-            return await self._renew(run, row, label, lease)
+            return await self._renew(run, row, name, lease)
         if plan.expire is not None:
             async with run.db:
                 expired = await expire(
                     self.ctx, row.id, plan.expire, run.now, lease_owner=lease.owner
                 )
             if expired:
-                run.report.add("expired", label)
+                run.report.add("expired", name)
                 run.news.add(row.workspace_id)
             return True
         if plan.health:
@@ -617,13 +366,13 @@ class ScanService:
                         lease_owner=lease.owner,
                     )
                 if expired:
-                    run.report.add("expired", label)
+                    run.report.add("expired", name)
                     run.news.add(row.workspace_id)
                 return True
             except TransientError as err:
-                run.report.add("transient", f"{label}: {err.reason}")
+                run.report.add("transient", f"{name}: {err.reason}")
             if plan.status is Status.EXPIRING:
-                run.report.add("expiring", label)
+                run.report.add("expiring", name)
         if plan.status is not None and plan.status != row.status:
             async with run.db, self.ctx.db.begin() as session:
                 await session.execute(
@@ -634,19 +383,19 @@ class ScanService:
             run.news.add(row.workspace_id)
         return False
 
-    async def _renew(self, run: _Run, row: Any, label: str, lease: Lease) -> bool:
+    async def _renew(self, run: _Run, row: Any, name: str, lease: Lease) -> bool:
         result = await self.renewal.renew(
             row.id, lease=lease, pacer=run.pacer, gate=run.db, writer=run.writer.run
         )
         if result.outcome is Renewed.RENEWED:
-            run.report.add("renewed", label)
+            run.report.add("renewed", name)
             return True
         if result.outcome is Renewed.FINAL:
-            run.report.add("expired", label)
+            run.report.add("expired", name)
             run.news.add(row.workspace_id)
         elif result.outcome is Renewed.TRANSIENT:
-            run.report.add("transient", f"{label}: {result.reason}")
-            run.report.add("expiring", label)
+            run.report.add("transient", f"{name}: {result.reason}")
+            run.report.add("expiring", name)
             run.news.add(row.workspace_id)
         return False
 
@@ -697,7 +446,7 @@ class ScanService:
             if not network.configured:
                 continue
             for unchecked in (Source.checked_at.is_(None), Source.checked_at <= cutoff):
-                left = HEALTH_CHECKS_PER_NETWORK - run.health_checks[network.name]
+                left = run.planner.health_left(network.name)
                 if left <= 0 or self._halted(run):
                     break
                 async with self.ctx.read() as session:
@@ -716,7 +465,8 @@ class ScanService:
                     ).all()
                 # Renewals and status changes are the walk's (its rows include them all);
                 # here only the checks, of sources the walk did not queue one for.
-                plans = [self._plan(run, r) for r in rows if r.id not in run.health_queued]
+                queued = run.planner.health_queued
+                plans = [run.planner.plan(r) for r in rows if r.id not in queued]
                 await self._queue(run, [plan for plan in plans if plan.health])
 
     # --- the end of a scan ----------------------------------------------------------------
@@ -724,11 +474,7 @@ class ScanService:
     async def _settle(self, run: _Run) -> None:
         """Close the lanes and wait for their work (each source gives its lease back); after
         a cut, sweep what was left claimed, except the leases kept on purpose."""
-        for lane in run.lanes.values():
-            lane.todo.put_nowait(None)
-        tasks = [task for lane in run.lanes.values() for task in lane.tasks]
-        if tasks:
-            await asyncio.wait(tasks)
+        await run.lanes.close()
         await run.writer.close()
         if run.cut or run.error is not None:
             await self._quietly(run, scan_claims.release_all(self.ctx, run.owner, keep=run.kept))
@@ -787,14 +533,6 @@ def round_name(now: datetime) -> str:
     seconds = now.timestamp()
     mark = round(seconds / slot) * slot
     return f"round:{int(mark)}"
-
-
-def _label(ctx: Context, row: Any) -> str:
-    return f"{ctx.catalogue.title(row.network)} · {row.name}"
-
-
-def _internal(row: Any) -> bool:
-    return isinstance(row.last_error, dict) and row.last_error.get("kind") == INTERNAL
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
