@@ -15,6 +15,10 @@ its own process answers every renewal after --latency seconds (bench/token_serve
   net of start-up means minus `sources-bot db upgrade` on the same database (interpreter,
   imports, migration check);
 - the bot again, now that nothing is due, against the raw query again;
+- the scan alone: the same sources made due again, then ``ScanService.run`` timed in a
+  process already started (bench/scan_replica.py), with the due sources and with nothing
+  due. `sources-bot scan` also runs the on-call workflow's check and the outbox after the
+  scan; this figure leaves those out;
 - the same at --small sources (10,000), for the peak RSS: it should stay flat;
 - with --replicas N on PostgreSQL: the round scanned by one replica, and by N replicas started
   together (bench/scan_replica.py, timed from "go" to the last one done), on fresh seeds.
@@ -163,6 +167,22 @@ async def floor_renewals(url: str, key: str, token_url: str) -> float:
         await engine.dispose()
 
 
+async def due_again(url: str, sources: int, due_share: float) -> None:
+    """Make the sources the seed made due (and the scan renewed) due again."""
+    table = Base.metadata.tables["sources"]
+    names = [f"Company Page {n}" for n in range(sources) if scan_seed.is_due(n, due_share)]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(table)
+                .where(table.c.name.in_(names))
+                .values(expires_at=datetime.now(UTC) + timedelta(days=3))
+            )
+    finally:
+        await engine.dispose()
+
+
 def run_bot(env: dict[str, str], *args: str) -> tuple[float, float, str]:
     """A `sources-bot` command in its own process: (seconds, its peak RSS in MB, stdout)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -252,13 +272,20 @@ def main() -> None:
                     f["rss"].append(peak)
                     f["quiet_floor"].append(asyncio.run(floor_query(url)))
                     f["quiet_scan"].append(scan(env)[0])
+                    asyncio.run(due_again(url, size, args.due))
+                    _, (alone,) = replicas(env, 1, f"round:alone-{size}-{n}")
+                    f["alone"].append(alone["elapsed"])
+                    _, (quiet,) = replicas(env, 1, f"round:quiet-{size}-{n}")
+                    f["quiet_alone"].append(quiet["elapsed"])
                     print(
                         f"{size} sources, round {n + 1}: due {due}, renewed {renewed}; "
                         f"floor {f['floor'][-1] * 1000:.0f} ms, floor with renewals "
                         f"{f['floor_renewals'][-1]:.2f} s; scan {took:.2f} s "
                         f"(start-up {f['start'][-1]:.2f} s), peak RSS {peak:.0f} MB; "
                         f"nothing due: scan {f['quiet_scan'][-1]:.2f} s, "
-                        f"floor {f['quiet_floor'][-1] * 1000:.0f} ms",
+                        f"floor {f['quiet_floor'][-1] * 1000:.0f} ms; scan alone "
+                        f"{alone['elapsed']:.2f} s (renewed {alone['renewed']}), nothing due "
+                        f"{quiet['elapsed']:.3f} s",
                         flush=True,
                     )
             if args.replicas and args.database_url:
@@ -304,6 +331,11 @@ def report(args: argparse.Namespace, figures: dict[str, dict[str, list[float]]])
     print(f"  nothing due: scan net        {quiet_net:7.3f} s   floor "
           f"{median(big['quiet_floor']):.3f} s   "
           f"ratio {quiet_net / median(big['quiet_floor']):.1f}x")  # fmt: skip
+    print(f"  scan alone (in process)      {median(big['alone']):7.2f} s   "
+          f"/ floor with the renewals: "
+          f"{median(big['alone']) / median(big['floor_renewals']):.2f}x")  # fmt: skip
+    print(f"  nothing due, scan alone      {median(big['quiet_alone']):7.3f} s   "
+          f"/ floor: {median(big['quiet_alone']) / median(big['quiet_floor']):.1f}x")  # fmt: skip
     print(f"  peak RSS of the scan         {median(small['rss']):5.0f} MB at {args.small}, "
           f"{median(big['rss']):.0f} MB at {args.sources} "
           f"({median(big['rss']) / median(small['rss']):.2f}x; target: flat)")  # fmt: skip
