@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -34,10 +35,12 @@ from bot.handlers.authorize import WorkspaceAuthorize
 from bot.handlers.limit import WorkLimit
 from bot.metrics import Metrics
 from bot.networks import load_catalogue
+from bot.oauth.transport import SharedTransport
 from bot.scheduler import Heartbeat, create_scheduler
 from bot.services import Services, build_services
 from bot.services.context import Context
 from bot.services.events import EventLog
+from bot.services.leases import ClockLeases, LeaseClock, database_leases
 from bot.slack_api import SlackClients, SlackGateway
 from bot.slack_tokens import InstalledClients
 from bot.store import migrate
@@ -52,6 +55,11 @@ from bot.web.request_id import RequestId
 log = logging.getLogger(__name__)
 
 
+# How long shutdown waits for work under way: listeners after their ack, the scan's renewals
+# and checks, the outbox's deliveries.
+SHUTDOWN_GRACE = 10.0
+
+
 @dataclass
 class Bot:
     """Everything one process runs; ``start``/``stop`` are the ASGI lifespan."""
@@ -62,6 +70,7 @@ class Bot:
     bolt: AsyncApp
     asgi: Starlette
     scheduler_enabled: bool
+    work_limit: WorkLimit
     scheduler: AsyncIOScheduler | None = field(default=None, init=False)
     socket_mode: AsyncSocketModeHandler | None = None  # Slack's requests over Socket Mode
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
@@ -76,13 +85,23 @@ class Bot:
         if self.socket_mode is not None:
             await self.socket_mode.connect_async()  # type: ignore[no-untyped-call]
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking work, let the work under way finish for up to ``grace`` seconds, give
+        back the leases not used (sources and outbox rows), and close."""
         if self.socket_mode is not None:
             await self.socket_mode.close_async()  # type: ignore[no-untyped-call]
         if self.scheduler is not None:
+            self.scheduler.pause()  # no new jobs; shutting it down would cancel the running ones
+        listeners = asyncio.ensure_future(self.work_limit.wait_idle(grace))
+        await asyncio.gather(
+            self.services.scan.stop(grace),
+            self.services.dispatcher.stop(grace),
+        )
+        if not await listeners:
+            log.warning("shutdown: listeners still at work after %s s are cut short", grace)
+        if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
-        await self.services.dispatcher.stop()
         await self.services.aclose()
         await self.engine.dispose()
 
@@ -106,7 +125,11 @@ def slack_client(
     return client
 
 
-def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Services:
+def create_services(
+    settings: Settings, engine: AsyncEngine, clock: Clock, leases: LeaseClock | None = None
+) -> Services:
+    """The services on ``engine``; leases are timed by ``clock`` unless ``leases`` is given
+    (production passes :func:`database_leases`)."""
     doorbell = Doorbell()
     writer, reader = session_factories(engine, after_outbox_commit=doorbell.ring)
     cipher = cipher_for(settings)
@@ -140,6 +163,8 @@ def create_services(settings: Settings, engine: AsyncEngine, clock: Clock) -> Se
         slack_clients=clients,
         events=EventLog(),
         outbox=Outbox(writer, reader, clock),
+        leases=leases or ClockLeases(clock),
+        network_transport=SharedTransport(),
         metrics=metrics,
     )
     return build_services(ctx, doorbell)
@@ -166,13 +191,19 @@ def create_app(
     *,
     clock: Clock | None = None,
     scheduler: bool = True,
+    leases: LeaseClock | None = None,
 ) -> Bot:
     """Build the whole bot from ``settings``; nothing is created at import time."""
     settings.require_slack()
     engine = create_engine(settings.database_url, settings.database_pool_size)
-    services = create_services(settings, engine, clock or SystemClock())
+    # A given clock (tests, dry runs) times leases too, so moving it past a lease ends it;
+    # otherwise the database's clock does, which replicas with skewed clocks agree on.
+    if leases is None:
+        leases = ClockLeases(clock) if clock is not None else database_leases(engine)
+    services = create_services(settings, engine, clock or SystemClock(), leases)
     bolt = create_bolt(services, engine)
-    handlers.register(bolt, services, WorkLimit(pool_size(engine)))
+    work_limit = WorkLimit(pool_size(engine))
+    handlers.register(bolt, services, work_limit)
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_requests(request: Request) -> Response:
@@ -219,6 +250,7 @@ def create_app(
         bolt,
         asgi,
         scheduler,
+        work_limit,
         socket_mode=socket_mode,
         heartbeat=heartbeat,
     )

@@ -106,7 +106,7 @@ _BOT_SETTINGS = (
     "DIGEST_TIMEZONE, DIGEST_ALWAYS_POST, EXPIRY_WARNING_DAYS, RENEWAL_FAILURE_BUDGET_HOURS, "
     "EVENT_RETENTION_DAYS, UNINSTALL_RETENTION_DAYS, WEBHOOK_TIMEOUT_SECONDS, "
     "SLACK_CHANNEL_INTERVAL_SECONDS, RENEWAL_WARN_AFTER, CLAIM_REMIND_HOURS, MAX_SNOOZE_DAYS, "
-    "ESCALATE_AFTER_HOURS, "
+    "ESCALATE_AFTER_HOURS, NETWORK_CONCURRENCY, "
     "{NETWORK}_CLIENT_ID, {NETWORK}_CLIENT_SECRET, {NETWORK}_{KEY}_URL, LOG_FORMAT, METRICS_TOKEN"
 )
 _STORE = "DATABASE_URL, TOKEN_ENCRYPTION_KEY, LOG_FORMAT"
@@ -211,6 +211,7 @@ def serve(settings: Settings, host: str, port: int | None, no_scheduler: bool) -
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import create_services
     from bot.clock import SystemClock
+    from bot.services.leases import database_leases
     from bot.store.db import create_engine
 
     engine = create_engine(settings.database_url, settings.database_pool_size)
@@ -220,7 +221,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "db":
             print("database is up to date")
             return 0
-        services = create_services(settings, engine, SystemClock())
+        services = create_services(settings, engine, SystemClock(), database_leases(engine))
         if args.command != "keys":  # which prints its own counts
             await _warn_secrets(services)
         subcommand = getattr(args, f"{args.command.replace('-', '_')}_command", None)
@@ -358,7 +359,17 @@ async def _import(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _scan(services: Services, args: argparse.Namespace) -> int:
-    report = await services.scan.run()
+    from bot.services.internal import database_failed
+    from bot.store.db import describe_error
+
+    try:
+        report = await services.scan.run()
+    except Exception as err:
+        if not database_failed(err):
+            raise
+        where = describe_error(err, services.ctx.settings.database_url)
+        print(f"sources-bot: the scan stopped, the database failed: {where}", file=sys.stderr)
+        return 1
     print(report.summary())
     workflow = await services.workflow.run_due()
     if workflow.reminded or workflow.announced_again or workflow.escalated:

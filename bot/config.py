@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "sqlite:///./sources-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_POOL_SIZE = 1000
+MAX_NETWORK_CONCURRENCY = 100
 DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 # Bounds of the team workflow's settings (the environment's defaults and each workspace's).
 MAX_WARN_AFTER = timedelta(days=14)
@@ -79,6 +80,7 @@ class Settings:
     uninstall_retention: timedelta = timedelta(days=30)
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_timeout_seconds: float = 10.0
+    network_concurrency: int = 8  # renewals and health checks in flight per network
     slack_channel_interval: float = 1.0  # seconds between two posts to one channel
     networks: Mapping[str, NetworkCredentials] = field(default_factory=dict)
     log_format: str = "text"
@@ -125,6 +127,12 @@ class Settings:
         webhook_timeout = _float(get("WEBHOOK_TIMEOUT_SECONDS"), "WEBHOOK_TIMEOUT_SECONDS", 10.0)
         if not 0 < webhook_timeout <= 60:
             raise ConfigError("WEBHOOK_TIMEOUT_SECONDS must be more than 0 and at most 60")
+        network_concurrency = _int(get("NETWORK_CONCURRENCY"), "NETWORK_CONCURRENCY", 8)
+        if not 1 <= network_concurrency <= MAX_NETWORK_CONCURRENCY:
+            raise ConfigError(
+                "NETWORK_CONCURRENCY must be a number of requests from 1 to "
+                f"{MAX_NETWORK_CONCURRENCY}"
+            )
         channel_interval = _float(
             get("SLACK_CHANNEL_INTERVAL_SECONDS"), "SLACK_CHANNEL_INTERVAL_SECONDS", 1.0
         )
@@ -249,6 +257,7 @@ class Settings:
             uninstall_retention=timedelta(days=uninstall_days),
             token_encryption_keys=tuple(_split(get("TOKEN_ENCRYPTION_KEY"))),
             webhook_timeout_seconds=webhook_timeout,
+            network_concurrency=network_concurrency,
             slack_channel_interval=channel_interval,
             networks=networks,
             log_format=log_format,

@@ -7,16 +7,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.services import Services
+from bot.services.scan import ROUND
 
 log = logging.getLogger(__name__)
 
 # At most the shortest renewal window (X renews in the last 15 minutes of two hours).
-SCAN_MINUTES = 5
+SCAN_MINUTES = int(ROUND.total_seconds() // 60)
 DIGEST_CHECK_MINUTES = 5
 # /readyz fails when the scheduler has not woken for two of its intervals and a minute.
 STALE_AFTER_SECONDS = (2 * max(SCAN_MINUTES, DIGEST_CHECK_MINUTES) + 1) * 60
@@ -43,7 +46,11 @@ class Heartbeat:
 
 
 def create_scheduler(services: Services, heartbeat: Heartbeat | None = None) -> AsyncIOScheduler:
-    """Jobs are safe to overlap across replicas: the database decides who posts."""
+    """Jobs are safe to overlap across replicas: the database decides who does what.
+
+    Scans run at every fifth minute of the hour by the clock, so that replicas scan at the
+    same time and split the round's work between them, and once at start-up.
+    """
     scheduler = AsyncIOScheduler(timezone="UTC")
     if heartbeat is not None:
         scheduler.add_listener(
@@ -51,7 +58,11 @@ def create_scheduler(services: Services, heartbeat: Heartbeat | None = None) -> 
         )
 
     async def scan() -> None:
-        report = await services.scan.run()
+        try:
+            report = await services.scan.run_scheduled()
+        except Exception:
+            log.exception("scan failed; the next one starts over")
+            return
         log.info("scan: %s", report.summary().replace("\n", "; "))
         # Then the team workflow's check: claim reminders, snoozes that ran out, escalations.
         workflow = await services.workflow.run_due()
@@ -61,7 +72,12 @@ def create_scheduler(services: Services, heartbeat: Heartbeat | None = None) -> 
         await services.digest.run_due()
 
     scheduler.add_job(
-        scan, "interval", minutes=SCAN_MINUTES, id="scan", max_instances=1, coalesce=True
+        scan,
+        CronTrigger(minute=f"*/{SCAN_MINUTES}", timezone=UTC),
+        next_run_time=datetime.now(UTC),
+        id="scan",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.add_job(
         digest,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -20,14 +21,32 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from conftest import CHANNEL, SIGNING_SECRET, TEAM, bot_env, link_from, running_bot
+import pytest
+from conftest import (
+    BOT_TOKEN,
+    CHANNEL,
+    ENCRYPTION_KEY,
+    PUBLIC_URL,
+    SIGNING_SECRET,
+    TEAM,
+    bot_env,
+    link_from,
+    running_bot,
+)
 from fakes import slack_requests
+from fakes.networks import FakeX
 from fakes.oauth_provider import FakeOAuthProvider
 from fakes.slack_api import FakeSlack
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from test_renewal import stored_tokens
+from test_scan import import_many, leases, second_network
 
 from bot.clock import FrozenClock
+from bot.services.internal import database_failed
+from bot.services.renewal import LEASE
 from bot.store.db import create_engine
+from bot.store.models import Credential, Source
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,10 +101,236 @@ async def test_killed_between_commit_and_delivery_delivers_after_restart(
     assert notice.args["channel"] == CHANNEL and "Acme Corp" in notice.args["text"]
 
 
+# --- the scan under faults -------------------------------------------------------------------
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def x_records(x: FakeX, now: datetime, count: int) -> list[dict[str, Any]]:
+    """X sources whose two-hour tokens have ten minutes left (inside X's renewal window)."""
+    records = []
+    for n in range(count):
+        account = f"x-{n}"
+        x.add_account(account, f"Acme X {n}")
+        tokens = x.issue_tokens(account, lifetime=timedelta(minutes=10))
+        records.append(
+            {
+                "network": "x",
+                "account_id": account,
+                "name": f"Acme X {n}",
+                "access_token": tokens["access_token"],
+                "refresh_token": tokens["refresh_token"],
+                "expires_at": tokens["expires_at"].isoformat(),
+                "workspace": TEAM,
+            }
+        )
+    return records
+
+
+def serve_env(database_url: str, slack: FakeSlack, x: FakeX, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_NOTIFY_CHANNEL": CHANNEL,
+        "DATABASE_URL": database_url,
+        "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "PUBLIC_URL": PUBLIC_URL,
+        **x.env(),
+        **extra,
+    }
+
+
+async def x_leases(database_url: str) -> list[tuple[str, str | None, datetime | None]]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(Source.account_id, Source.lease_owner, Source.lease_until)
+                .where(Source.network == "x")
+                .order_by(Source.account_id)
+            )
+            return [(account, owner, until) for account, owner, until in rows]
+    finally:
+        await engine.dispose()
+
+
+async def import_file(env: dict[str, str], records: list[dict[str, Any]], path: Path) -> None:
+    await asyncio.to_thread(path.write_text, json.dumps(records))
+    imported = await start_cli(env, "sources", "import", str(path))
+    assert await asyncio.wait_for(imported.wait(), 60) == 0
+
+
+async def test_serve_killed_while_renewing_loses_nothing_and_uses_no_refresh_token_twice(
+    database_url: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    x = FakeX()
+    await x.start()
+    try:
+        async with FakeSlack(team_id=TEAM) as slack:
+            env = serve_env(database_url, slack, x)
+            records = x_records(x, now, 3)
+            firsts = {r["account_id"]: r["refresh_token"] for r in records}
+            dead = {
+                **{k: v for k, v in records[0].items() if k != "refresh_token"},
+                "account_id": "x-dead",
+                "name": "Dead X",
+                "expires_at": (now - timedelta(hours=1)).isoformat(),
+            }
+            await import_file(env, [*records, dead], tmp_path / "x.json")
+
+            x.hold("refresh")
+            port = str(free_port())
+            serve = await start_cli(env, "serve", "--host", "127.0.0.1", "--port", port)
+            try:
+                await x.wait_for_held("refresh", 3, timeout=60)  # the start-up scan renews
+                leased = [row for row in await x_leases(database_url) if row[1] is not None]
+                renewing = [account for account, _, _ in leased if account != "x-dead"]
+                assert renewing == ["x-0", "x-1", "x-2"]
+                assert all(until and until <= datetime.now(UTC) + LEASE for *_, until in leased)
+            finally:
+                serve.send_signal(signal.SIGKILL)
+                assert await serve.wait() == -signal.SIGKILL
+            await asyncio.sleep(0.2)  # the fake sees the dead process's connections close
+            x.let_go()
+            await asyncio.sleep(0.1)
+            assert len(x.dropped) == 3  # no refresh reached X's grant: none was spent
+            assert all(x.refresh_uses(token) == 0 for token in firsts.values())
+            assert slack.successful_calls("chat.postMessage") == []  # not announced yet
+
+        async with FakeSlack(team_id=TEAM) as slack:
+            env = serve_env(database_url, slack, x)
+            restart = FrozenClock(now + LEASE + timedelta(minutes=1))  # past the dead leases
+            async with running_bot(env, slack, x, restart) as h:
+                await h.drain()
+                report = await h.scan()
+                assert sorted(report.renewed) == [f"X · Acme X {n}" for n in range(3)]
+                assert [owner for _, owner, _ in await x_leases(database_url)] == [None] * 4
+                await h.scan()
+            (notice,) = slack.successful_calls("chat.postMessage")  # once, after the restart
+            assert "Dead X" in notice.args["text"]
+            assert all(x.refresh_uses(token) == 1 for token in firsts.values())
+    finally:
+        await x.stop()
+
+
+async def test_serve_stopped_while_renewing_finishes_that_renewal_and_gives_back_the_rest(
+    database_url: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    async with FakeX() as x, FakeSlack(team_id=TEAM) as slack:
+        env = serve_env(database_url, slack, x, NETWORK_CONCURRENCY="1")
+        records = x_records(x, now, 3)
+        firsts = [r["refresh_token"] for r in records]
+        await import_file(env, records, tmp_path / "x.json")
+        x.hold("refresh")
+        serve = await start_cli(env, "serve", "--host", "127.0.0.1", "--port", str(free_port()))
+        try:
+            await x.wait_for_held("refresh", 1, timeout=60)
+            serve.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)  # shutdown has begun; the renewal under way is waited for
+            x.let_go()
+            # uvicorn ends by raising the signal again, once its shutdown is done.
+            assert await asyncio.wait_for(serve.wait(), 20) in (0, -signal.SIGTERM)
+        finally:
+            if serve.returncode is None:
+                serve.kill()
+        assert len(x.token_requests) == 1
+        assert sorted(x.refresh_uses(token) for token in firsts) == [0, 0, 1]
+        assert [owner for _, owner, _ in await x_leases(database_url)] == [None] * 3
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                renewed = await connection.scalar(
+                    select(func.count()).select_from(Credential).join(Source)
+                )
+        finally:
+            await engine.dispose()
+        assert renewed == 4  # three imported, one renewal committed before the process ended
+
+
+async def test_a_hanging_token_endpoint_costs_one_timeout_and_holds_no_other_network_up(
+    network_bot: Any, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.oauth.client.TIMEOUT", httpx2.Timeout(0.5))
+    async with (
+        second_network(clock) as linkedin,
+        network_bot("x", env={"NETWORK_CONCURRENCY": "2", **linkedin.env()}) as (h, x),
+    ):
+        await import_many(h, x, 20)
+        linkedin_ids = await import_many(h, linkedin, 2, lifetime=timedelta(hours=3))
+        clock.advance(timedelta(minutes=110))
+        x.hold("refresh")  # X answers nothing, ever
+
+        started = time.monotonic()
+        report = await h.scan()
+        elapsed = time.monotonic() - started
+
+        assert len(x.token_requests) == 2  # one timeout per call in flight, then X is paused
+        timed_out = [line for line in report.transient if line.endswith("did not answer in time")]
+        not_tried = [line for line in report.transient if "not tried in this scan" in line]
+        assert (len(timed_out), len(not_tried)) == (2, 18)
+        assert report.count("renewed") == 2
+        assert [len(await stored_tokens(h, i)) for i in linkedin_ids] == [2, 2]
+        assert elapsed < 3  # ten rounds of timeouts would take 5 s
+        x.let_go()
+
+
+async def test_the_database_connection_killed_mid_scan_is_reported_and_the_next_scan_completes(
+    network_bot: Any, clock: FrozenClock, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    async with network_bot("youtube") as (h, youtube):  # refresh tokens that do not rotate
+        ids = await import_many(h, youtube, 3)
+        clock.advance(timedelta(minutes=55))  # inside Google's last ten minutes
+        youtube.hold("refresh")
+        scan = asyncio.create_task(h.services.scan.run())
+        await youtube.wait_for_held("refresh", 3)
+
+        killer = create_engine(database_url)
+        try:
+            async with killer.connect() as connection:
+                lock = await connection.begin()
+                await connection.execute(text("LOCK TABLE credentials IN ACCESS EXCLUSIVE MODE"))
+                youtube.let_go()  # the renewals come back and wait on the lock to commit
+                async with asyncio.timeout(10):
+                    while not (waiting := await lock_waiters(connection)):  # noqa: ASYNC110
+                        await asyncio.sleep(0.02)
+                for pid in waiting:
+                    await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                await lock.rollback()
+        finally:
+            await killer.dispose()
+
+        with caplog.at_level(logging.ERROR), pytest.raises(DBAPIError) as failed:
+            await scan
+        assert database_failed(failed.value)
+        assert "scan stopped: the database failed" in caplog.text
+        assert [owner for owner, _ in await leases(h, ids)] == [None] * 3  # given back
+
+        await h.scan()  # the next one completes: every source renewed once, in all
+        assert [len(await stored_tokens(h, i)) for i in ids] == [2, 2, 2]
+        assert [owner for owner, _ in await leases(h, ids)] == [None] * 3
+
+
+async def lock_waiters(connection: Any) -> list[int]:
+    """Backends of this database waiting for a lock (the renewals' commits)."""
+    # Statistics views are a snapshot per transaction: take a new one.
+    await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+    rows = await connection.execute(
+        text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    )
+    return [pid for (pid,) in rows]
 
 
 async def serve(env: dict[str, str], port: int) -> asyncio.subprocess.Process:

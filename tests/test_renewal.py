@@ -34,7 +34,7 @@ from bot.cli import main
 from bot.domain import TokenSet
 from bot.services.importer import import_records, parse_records
 from bot.services.renewal import BACKOFF_MAX, BACKOFF_START, LAST_CHANCE, next_attempt
-from bot.services.scan import HEALTH_CHECKS_PER_NETWORK
+from bot.services.scan_plan import HEALTH_CHECKS_PER_NETWORK
 from bot.services.sources import decrypt
 from bot.store.models import Credential, Source
 

@@ -144,6 +144,8 @@ class Dispatcher:
         self._skipped = False  # the last claim left rows for lanes that were not free
         self._held_until: datetime | None = None  # the latest pause a rate limit asked for
         self._holding: dict[int, tuple[Pacer, str]] = {}  # picked rows' lanes, until claimed
+        self._waiting: dict[int, Claimed] = {}  # claimed rows waiting for their lane's turn
+        self._shutting_down = False  # within stop(): rows not begun are given back
 
     def add(self, sender: Sender) -> None:
         for kind in sender.kinds:
@@ -265,7 +267,14 @@ class Dispatcher:
         try:
             if lane is not None:
                 assert sender.pacer is not None
+                # Claimed and not begun until its turn: if the wait is cut (stop), the row
+                # stays listed, and stop gives it back.
+                self._waiting[row.id] = row
                 await sender.pacer.turn(lane)
+                del self._waiting[row.id]
+            if self._shutting_down:  # give the row back untried, for the next process
+                await self.outbox.release([row])
+                return
             await sender.deliver(row)
         except NotReady as wait:
             await self.outbox.retry_later(
@@ -341,14 +350,27 @@ class Dispatcher:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
-    async def stop(self) -> None:
-        """Finish what is in flight (bounded by the senders' timeouts), then stop."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking rows; finish the deliveries under way, for at most ``grace`` seconds
+        (None: as long as the senders' timeouts), then cancel them. Rows claimed and not
+        begun (waiting for their lane's turn) are given back; a row cancelled midway keeps its
+        lease until it runs out, as whether it reached its receiver is unknown."""
         self._stopping = True
+        self._shutting_down = True
         self.doorbell.ring()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        try:
+            if self._task is not None:
+                done, _ = await asyncio.wait([self._task], timeout=grace)
+                if not done:
+                    self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                self._task = None
+            if self._waiting:
+                await self.outbox.release(list(self._waiting.values()))
+                self._waiting.clear()
+        finally:
+            self._shutting_down = False
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -24,6 +24,27 @@ class WorkLimit:
             raise ValueError("a work limit needs room for one listener at least")
         self.size = size
         self._slots = asyncio.Semaphore(size)
+        self._busy = 0  # listeners started and not finished, waiting for a slot or not
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:  # noqa: ASYNC109 - a shutdown's grace
+        """Wait until no listener is at work (shutdown), for at most ``timeout`` seconds;
+        False when some still were."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _enter(self) -> None:
+        self._busy += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._busy -= 1
+        if not self._busy:
+            self._idle.set()
 
     def after_ack(self, listener: Listener) -> Listener:
         """``listener`` with everything after its ``await ack()`` inside the limit.
@@ -35,6 +56,13 @@ class WorkLimit:
 
         @functools.wraps(listener)
         async def bounded(**kwargs: Any) -> Any:
+            self._enter()
+            try:
+                return await run(**kwargs)
+            finally:
+                self._leave()
+
+        async def run(**kwargs: Any) -> Any:
             ack = kwargs.get("ack")
             if ack is None:
                 async with self._slots:

@@ -24,7 +24,14 @@ from bot.metrics import Metrics
 from bot.networks import Network
 from bot.networks.catalogue import Renewal
 from bot.oauth import quirks
-from bot.oauth.errors import CredentialRejected, NetworkError, TransientError, check_response
+from bot.oauth.errors import (
+    CredentialRejected,
+    NetworkError,
+    TimedOut,
+    TransientError,
+    check_response,
+)
+from bot.oauth.transport import SharedTransport
 
 TIMEOUT = httpx2.Timeout(10.0)
 
@@ -51,14 +58,25 @@ def _counted(
 
 class OAuthClient:
     """OAuth calls for one network; a fresh HTTP client per call keeps no state between them.
-    The services build theirs with :meth:`bot.services.context.Context.oauth`."""
+    The services build theirs with :meth:`bot.services.context.Context.oauth`.
+
+    With ``transport`` (a process's :class:`SharedTransport`) those clients share its
+    connections; without one each call opens its own, which costs a TLS context per call.
+    """
 
     def __init__(
-        self, network: Network, redirect_uri: str, pages: bool = False, *, metrics: Metrics
+        self,
+        network: Network,
+        redirect_uri: str,
+        pages: bool = False,
+        transport: SharedTransport | None = None,
+        *,
+        metrics: Metrics,
     ) -> None:
         self.network = network
         self.redirect_uri = redirect_uri
         self.pages_scope = pages
+        self.transport = transport
         self.metrics = metrics
 
     def _oauth(self) -> AsyncOAuth2Client:
@@ -78,6 +96,7 @@ class OAuthClient:
             # The bot decides expiry from the stored expires_at, not authlib's 60 s margin.
             leeway=0,
             timeout=TIMEOUT,
+            transport=self.transport,
         )
         client.register_client_auth_method(("client_key_post", quirks.encode_client_key_post))
         client.register_compliance_hook("access_token_response", check)
@@ -88,10 +107,10 @@ class OAuthClient:
     async def _http(self) -> AsyncIterator[httpx2.AsyncClient]:
         """A plain client; transport failures become TransientError."""
         try:
-            async with httpx2.AsyncClient(timeout=TIMEOUT) as client:
+            async with httpx2.AsyncClient(timeout=TIMEOUT, transport=self.transport) as client:
                 yield client
         except httpx2.TransportError as err:
-            raise TransientError(f"{self.network.title} could not be reached") from err
+            raise self._unreachable(err) from err
 
     def authorization_url(self, state: str, code_verifier: str | None) -> str:
         url, _ = self._oauth().create_authorization_url(
@@ -206,12 +225,17 @@ class OAuthClient:
         except NetworkError:
             raise
         except httpx2.TransportError as err:
-            raise TransientError(f"{self.network.title} could not be reached") from err
+            raise self._unreachable(err) from err
         except (OAuthError, httpx2.HTTPStatusError, ValueError) as err:
             # authlib's reading of the answer: an error it names, or a body that is not a JSON
             # object. Anything else raised here is a bug, and must not pass for the network's.
             raise TransientError(f"{self.network.title} gave an unreadable answer") from err
         return dict(token)
+
+    def _unreachable(self, err: httpx2.TransportError) -> TransientError:
+        if isinstance(err, httpx2.TimeoutException):
+            return TimedOut(f"{self.network.title} did not answer in time")
+        return TransientError(f"{self.network.title} could not be reached")
 
     def _token_set(self, token: dict[str, Any], now: datetime) -> TokenSet:
         if not token.get("access_token"):

@@ -2,9 +2,14 @@
 
     NetworkError
     ├── TransientError      timeout, connection error, 5xx, 429, anything unrecognised:
-    │                       says nothing about the token; try again later
+    │   │                   says nothing about the token; try again later
+    │   ├── RateLimited     429: the network asks for fewer requests (``retry_after``)
+    │   └── TimedOut        no answer within the timeout
     └── CredentialRejected  invalid_grant, Graph code 190, 401 from the identity endpoint:
                             a person must reconnect (``revoked`` when access was removed)
+
+The two kinds of TransientError are about the network rather than one token: a scan stops
+sending to a network that answers them for a while (:mod:`bot.services.pacing`).
 
 :func:`check_response` is the one place that reads a network's answer and decides which.
 """
@@ -35,6 +40,14 @@ class TransientError(NetworkError):
         self.retry_after = retry_after
 
 
+class RateLimited(TransientError):
+    """The network answered 429: slow down (for ``retry_after`` seconds when it said)."""
+
+
+class TimedOut(TransientError):
+    """The network did not answer in time."""
+
+
 class CredentialRejected(NetworkError):
     """The network refused the token or grant for good."""
 
@@ -54,8 +67,10 @@ GRAPH_SUBCODES: dict[int, tuple[bool, str]] = {
 }
 # Pinterest's own error codes that mean the token or grant is dead.
 PINTEREST_FINAL_CODES = {2: "authentication failed", 283: "the authorization grant is invalid"}
-# Graph error codes that mean "busy, try later" rather than "bad token".
+# Graph error codes that mean "busy, try later" rather than "bad token"; of those, the ones
+# that are rate limits (application, user, page and custom-level throttling).
 GRAPH_TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613}
+GRAPH_RATE_LIMIT_CODES = {4, 17, 32, 613}
 
 
 def check_response(title: str, response: httpx2.Response) -> None:
@@ -63,7 +78,7 @@ def check_response(title: str, response: httpx2.Response) -> None:
     status = response.status_code
     body = _json(response)
     if status == 429:
-        raise TransientError(f"{title} asked us to slow down", _retry_after(response))
+        raise RateLimited(f"{title} asked us to slow down", _retry_after(response))
     if status >= 500:
         raise TransientError(f"{title} is not answering (HTTP {status})", _retry_after(response))
     if 200 <= status < 300 and not _error_in_success(body):
@@ -80,6 +95,8 @@ def _raise_for_body(title: str, status: int, body: Any) -> None:
                 int(error.get("error_subcode") or 0), (False, "the connection is no longer valid")
             )
             raise CredentialRejected(f"{title}: {words}", revoked=revoked)
+        if code in GRAPH_RATE_LIMIT_CODES:
+            raise RateLimited(f"{title} is busy (code {code})")
         if code in GRAPH_TRANSIENT_CODES:
             raise TransientError(f"{title} is busy (code {code})")
         if code == "access_token_invalid":  # TikTok

@@ -53,8 +53,10 @@ class Services:
     workflow: WorkflowService
 
     async def aclose(self) -> None:
-        """Close what the services hold open (the webhook sender's connections)."""
+        """Close what the services hold open (the webhook sender's and the networks'
+        connections)."""
         await self.webhook_sender.aclose()
+        await self.ctx.network_transport.close()
 
 
 def build_services(ctx: Context, doorbell: Doorbell | None = None) -> Services:

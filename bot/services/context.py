@@ -14,7 +14,9 @@ from bot.delivery.outbox import Outbox
 from bot.metrics import Metrics
 from bot.networks import Catalogue, Network
 from bot.oauth.client import OAuthClient
+from bot.oauth.transport import SharedTransport
 from bot.services.events import EventLog
+from bot.services.leases import LeaseClock
 from bot.slack_api import SlackClients, SlackGateway
 
 
@@ -33,11 +35,17 @@ class Context:
     slack_clients: SlackClients  # per workspace (the outbox's sends; the outbox retries)
     events: EventLog
     outbox: Outbox
+    leases: LeaseClock  # times leases: the database's clock in production (see leases.py)
+    network_transport: SharedTransport  # the networks' connections, shared by every call
     metrics: Metrics
 
     def oauth(self, network: Network, pages: bool = False) -> OAuthClient:
         """``network``'s OAuth client, on the bot's redirect URI for it; the client counts
         its failures in :attr:`metrics`."""
         return OAuthClient(
-            network, self.settings.redirect_uri(network.name), pages, metrics=self.metrics
+            network,
+            self.settings.redirect_uri(network.name),
+            pages,
+            transport=self.network_transport,
+            metrics=self.metrics,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.crypto import UndecryptableToken
 from bot.domain import LastError
@@ -22,6 +22,15 @@ INTERNAL = "internal"
 # The database itself failing (gone, locked, connection lost) is not one source's problem:
 # it stops the scan, which says so, and the next scan starts over.
 NOT_ISOLATED = (OperationalError, InterfaceError)
+
+
+def database_failed(err: BaseException) -> bool:
+    """Whether ``err`` is the database failing rather than one source: :data:`NOT_ISOLATED`,
+    or a connection lost in the middle of a statement (asyncpg reports a backend terminated by
+    the server as a plain DBAPIError whose connection is invalidated)."""
+    if isinstance(err, NOT_ISOLATED):
+        return True
+    return isinstance(err, DBAPIError) and bool(err.connection_invalidated)
 
 
 class UnknownNetwork(Exception):

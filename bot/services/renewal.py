@@ -1,28 +1,36 @@
 """Renewing a source's tokens without a person, at most once at a time.
 
-A renewal claims the source with a lease (a conditional UPDATE, so it works the same on
-SQLite and PostgreSQL and across replicas), re-reads the stored tokens, asks the network,
-and commits the new tokens in the same transaction that releases the lease. A refresh token
-is therefore never sent twice by two scans. If the process dies between the network's answer
-and the commit, the lease runs out and the next scan tries again; a spent single-use refresh
-token then fails for good and the source is marked expired with a reason that says so.
+A renewal holds the source's lease: the scan's claim (:mod:`bot.services.scan`), or one taken
+here with a conditional UPDATE (the API's token endpoint), so it works the same on SQLite and
+PostgreSQL and across replicas. Lease times are the lease clock's (the database's in
+production: :mod:`bot.services.leases`). It re-reads the stored tokens, asks the network, and
+commits the new tokens in the same transaction that releases the lease. A refresh token is
+therefore never sent twice by two scans. If the process dies between the network's answer and
+the commit, the lease runs out and the next scan tries again; a spent single-use refresh token
+then fails for good and the source is marked expired with a reason that says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import LastError, Status, TokenSet
-from bot.oauth.errors import CredentialRejected, TransientError
+from bot.oauth.errors import CredentialRejected, NetworkError, TransientError
 from bot.services.context import Context
 from bot.services.events import SCAN, EventType
 from bot.services.measured import counts_renewals
+from bot.services.pacing import NetworkPacer
 from bot.services.sources import (
     add_credential,
     current_credential,
@@ -32,7 +40,7 @@ from bot.services.sources import (
 )
 from bot.services.workflow import recovered
 from bot.services.workspace_settings import resolve
-from bot.store.models import Source, Workspace
+from bot.store.models import Credential, Source, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +63,53 @@ class Renewed(StrEnum):
 class RenewalResult:
     outcome: Renewed
     reason: str = ""
+    error: NetworkError | None = None  # the network's answer, when it failed
 
 
-def is_due(source: Source, renew_before: timedelta, now: datetime, force: bool = False) -> bool:
+@dataclass(frozen=True)
+class Lease:
+    """A lease held on a source: its owner, and whether it took over a lease that had run out
+    (an earlier renewal interrupted). The scan's claims also carry the source and its current
+    credential, read when the lease was taken (nobody changes them while it holds)."""
+
+    owner: str
+    stale: bool = False
+    source: Source | None = None
+    credential: Credential | None = None
+
+
+T = TypeVar("T")
+
+
+class Writer(Protocol):
+    """Runs a function of a write session in a transaction and returns its result."""
+
+    async def __call__(self, work: Callable[[AsyncSession], Awaitable[T]], /) -> T: ...
+
+
+@dataclass(frozen=True)
+class _Pacing:
+    """How the scan wants a renewal's calls and writes done (see :meth:`RenewalService.renew`)."""
+
+    pacer: NetworkPacer | None
+    gate: AbstractAsyncContextManager[Any]
+    writer: Writer
+
+
+class Renewable(Protocol):
+    """What :func:`is_due` reads: a Source, or a row of the scan's columns."""
+
+    @property
+    def renewable(self) -> bool: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+def is_due(source: Renewable, renew_before: timedelta, now: datetime, force: bool = False) -> bool:
     """Renewable, inside its renewal window (or ``force``), and past any backoff."""
     if not source.renewable or source.expires_at is None:
         return False
@@ -88,65 +140,114 @@ class RenewalService:
 
     @counts_renewals
     async def renew(
-        self, source_id: int, *, actor: str = SCAN, force: bool = False
+        self,
+        source_id: int,
+        *,
+        actor: str = SCAN,
+        force: bool = False,
+        lease: Lease | None = None,
+        pacer: NetworkPacer | None = None,
+        gate: AbstractAsyncContextManager[Any] | None = None,
+        writer: Writer | None = None,
     ) -> RenewalResult:
-        """Renew if due (or ``force``); ``actor`` is who asked, for the event log."""
-        now = self.ctx.clock.now()
+        """Renew if due (or ``force``); ``actor`` is who asked, for the event log.
+
+        With ``lease`` the caller holds the source's lease and gives it back itself (a
+        renewal that succeeds gives it back in its commit); without, one is taken here.
+        ``pacer`` paces the network call (and may raise :class:`Paused` before it); ``gate``
+        is held around the database work after it (the scan's bound on connections);
+        ``writer`` runs the commit of the new tokens (the scan's group commit; by default a
+        transaction of its own).
+        """
+        gate = gate or contextlib.nullcontext()
+        paced = _Pacing(pacer, gate, writer or self._own_transaction(gate))
+        if lease is not None:
+            return await self._renew_claimed(source_id, lease, actor, force, paced)
         owner = str(uuid.uuid4())
-        stale = await self._claim(source_id, owner, now)
+        stale = await self._claim(source_id, owner)
         if stale is None:
             return RenewalResult(Renewed.HELD)
         try:
-            return await self._renew_claimed(source_id, owner, stale, actor, force)
+            return await self._renew_claimed(source_id, Lease(owner, stale), actor, force, paced)
         finally:
             await self._release(source_id, owner)
 
-    async def _claim(self, source_id: int, owner: str, now: datetime) -> bool | None:
+    def _own_transaction(self, gate: AbstractAsyncContextManager[Any]) -> Writer:
+        """The default writer: a transaction of its own, under ``gate``."""
+
+        async def write(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+            async with gate, self.ctx.db.begin() as session:
+                return await work(session)
+
+        return write
+
+    async def _claim(self, source_id: int, owner: str) -> bool | None:
         """Take the lease; None when another holds it, else whether a dead one was taken over."""
+        leases = self.ctx.leases
         async with self.ctx.db.begin() as session:
-            source = await session.get(Source, source_id)
-            if source is None:
-                return None
-            stale = source.lease_until is not None
+            lease_until = await session.scalar(
+                select(Source.lease_until).where(Source.id == source_id)
+            )
             result = await session.execute(
                 update(Source)
                 .where(
                     Source.id == source_id,
-                    or_(Source.lease_until.is_(None), Source.lease_until < now),
+                    or_(Source.lease_until.is_(None), Source.lease_until < leases.now()),
                 )
-                .values(lease_owner=owner, lease_until=now + LEASE)
+                .values(lease_owner=owner, lease_until=leases.after(LEASE))
             )
-            return stale if result.rowcount else None  # type: ignore[attr-defined]
+            return lease_until is not None if result.rowcount else None  # type: ignore[attr-defined]
 
     async def _renew_claimed(
-        self, source_id: int, owner: str, stale: bool, actor: str, force: bool
+        self,
+        source_id: int,
+        lease: Lease,
+        actor: str,
+        force: bool,
+        paced: _Pacing,
     ) -> RenewalResult:
         now = self.ctx.clock.now()
-        async with self.ctx.read() as session:  # re-read: another scan may have just renewed it
-            source = await session.get(Source, source_id)
-            credential = await current_credential(session, source_id)
+        source, credential = lease.source, lease.credential
+        if source is None:
+            async with self.ctx.read() as session:  # another may have just renewed it
+                source = await session.get(Source, source_id)
+                credential = await current_credential(session, source_id)
         network = self.ctx.catalogue.get(source.network) if source else None
         if source is None or network is None or credential is None:
             return RenewalResult(Renewed.NOT_DUE)
         if not network.configured or not is_due(source, network.renew_before, now, force):
             return RenewalResult(Renewed.NOT_DUE)
         client = self.ctx.oauth(network)
+        current = decrypt(self.ctx, credential)
+        call = paced.pacer.call(network.name) if paced.pacer else contextlib.nullcontext()
         try:
-            tokens = await client.renew(decrypt(self.ctx, credential), now)
+            async with call:
+                tokens = await client.renew(current, now)
         except TransientError as err:
-            if await self._transient(source, err, now, actor):
-                return RenewalResult(Renewed.FINAL, err.reason)
-            return RenewalResult(Renewed.TRANSIENT, err.reason)
+            async with paced.gate:
+                if await self._transient(source, err, now, actor):
+                    return RenewalResult(Renewed.FINAL, err.reason, err)
+            return RenewalResult(Renewed.TRANSIENT, err.reason, err)
         except CredentialRejected as err:
             reason = err.reason
-            if stale:
+            if lease.stale:
                 reason += " (an earlier renewal was interrupted)"
-            await expire(self.ctx, source.id, reason, now, revoked=err.revoked, actor=actor)
-            return RenewalResult(Renewed.FINAL, reason)
-        async with self.ctx.db.begin() as session:
+            async with paced.gate:
+                await expire(
+                    self.ctx,
+                    source.id,
+                    reason,
+                    now,
+                    revoked=err.revoked,
+                    actor=actor,
+                    lease_owner=lease.owner,
+                )
+            return RenewalResult(Renewed.FINAL, reason, err)
+
+        async def commit(session: AsyncSession) -> RenewalResult:
             fresh = await session.get(Source, source_id)
             assert fresh is not None
-            if fresh.lease_owner != owner:  # our lease ran out and someone else took over
+            if fresh.lease_owner != lease.owner:  # our lease ran out and someone else took over
                 log.warning(
                     "renewal of source %s lost its lease; its answer is discarded", source_id
                 )
@@ -159,8 +260,12 @@ class RenewalService:
                 session, self.ctx, EventType.RENEWED, fresh, actor, now, expires_at=_iso(tokens)
             )
             await recovered(session, self.ctx, fresh, actor, now)
-        log.info("source %s renewed until %s", source_id, tokens.expires_at)
-        return RenewalResult(Renewed.RENEWED)
+            return RenewalResult(Renewed.RENEWED)
+
+        result = await paced.writer(commit)
+        if result.outcome is Renewed.RENEWED:
+            log.info("source %s renewed until %s", source_id, tokens.expires_at)
+        return result
 
     async def _transient(
         self, source: Source, err: TransientError, now: datetime, actor: str
@@ -168,9 +273,7 @@ class RenewalService:
         """Record a passing failure; True when the failures outlasted the budget and the
         source was expired instead."""
         failing_since = source.failing_since or now
-        async with self.ctx.read() as session:
-            workspace = await session.get(Workspace, source.workspace_id)
-        budget = resolve(workspace, self.ctx.settings).renewal_failure_budget
+        budget = await self._failure_budget(source)
         if now - failing_since > budget:
             hours = int(budget.total_seconds() // 3600)
             reason = f"{err.reason}; renewal kept failing for {hours} hours"
@@ -205,6 +308,13 @@ class RenewalService:
         )
         return False
 
+    async def _failure_budget(self, source: Source) -> timedelta:
+        """How long passing failures may last before the source is expired (the workspace's
+        setting)."""
+        async with self.ctx.read() as session:
+            workspace = await session.get(Workspace, source.workspace_id)
+        return resolve(workspace, self.ctx.settings).renewal_failure_budget
+
     async def _release(self, source_id: int, owner: str) -> None:
         async with self.ctx.db.begin() as session:
             await session.execute(
@@ -221,8 +331,12 @@ async def expire(
     now: datetime,
     revoked: bool = False,
     actor: str = SCAN,
+    lease_owner: str | None = None,
 ) -> bool:
     """Start a new expiry episode; False when the source was already expired or revoked.
+
+    With ``lease_owner`` the caller's lease is given back in the same transaction: the work
+    on the source is over, and a crash right after the commit leaves no lease behind.
 
     The expiry notice is not queued here: the scan gathers the episodes that have none into
     one notice (:meth:`NoticeService.post_pending`), so a crash in between loses nothing.
@@ -241,6 +355,12 @@ async def expire(
             )
         )
         changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if lease_owner is not None:
+            await session.execute(
+                update(Source)
+                .where(Source.id == source_id, Source.lease_owner == lease_owner)
+                .values(lease_owner=None, lease_until=None)
+            )
         if changed:
             source = await session.get(Source, source_id, populate_existing=True)
             assert source is not None

@@ -119,6 +119,9 @@ class Source(Base):
     # Renewal bookkeeping: a lease so one scan renews at a time, and the failure streak.
     lease_owner: Mapped[str | None] = mapped_column(String(36))
     lease_until: Mapped[datetime | None]
+    # The scan round that last claimed the source: replicas scanning in one round skip what
+    # another already took (see bot/services/scan.py).
+    scan_round: Mapped[str | None] = mapped_column(String(40))
     failing_since: Mapped[datetime | None]
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -420,6 +423,10 @@ slack_oauth_states.c.state.type = String(64)  # a SHA-256 hex digest of the stat
 
 Index("ix_connect_attempts_expires_at", ConnectAttempt.expires_at)
 Index("ix_page_offers_expires_at", PageOffer.expires_at)
+# The scan's health checks: per network, the never checked and the longest unchecked first.
+Index("ix_sources_network_checked_at", Source.network, Source.checked_at)
+# The scan's count of live sources and its search for expiries never announced.
+Index("ix_sources_status", Source.status)
 Index("ix_events_workspace_id_id", Event.workspace_id, Event.id)
 Index("ix_events_source_id_id", Event.source_id, Event.id)
 Index("ix_events_created_at", Event.created_at)

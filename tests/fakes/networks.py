@@ -28,7 +28,11 @@ Shared machinery (:class:`FakeNetwork`):
   ``refresh_uses`` (how many times a refresh token -- or, for Instagram/Facebook, the token
   being renewed -- was presented).
 * time: ``now`` (a callable, default real UTC time), ``freeze``, ``advance``.
-* failures: ``fail(key, status, times, body, retry_after)``, ``hang(key, seconds)``. Keys are
+* failures: ``fail(key, status, times, body, retry_after)``, ``hang(key, seconds)``,
+  ``slow(key, seconds)`` (every request takes that long);
+  ``hold(key)`` makes every request to ``key`` wait until ``let_go()`` (``held`` counts those
+  waiting, ``wait_for_held`` waits for some); a held request whose client has gone by then is
+  dropped unanswered and unprocessed, as one that never fully reached the network. Keys are
   the URL keys plus ``"authorize"``, ``"refresh"`` (refresh-token grants only; for Instagram its
   own URL) and ``"exchange"`` (Facebook ``fb_exchange_token`` grants; Instagram's own URL).
 * records: ``authorize_requests``, ``token_requests`` (parameters of every token, exchange and
@@ -178,6 +182,11 @@ class FakeNetwork(LocalServer):
         self._presented: Counter[str] = Counter()
         self._failures: dict[str, list[_Failure]] = {}
         self._hangs: dict[str, float] = {}
+        self._holds: dict[str, asyncio.Event] = {}
+        self._latency: dict[str, float] = {}
+        self.held: Counter[str] = Counter()
+        self._held_changed = asyncio.Condition()
+        self.dropped: list[RecordedRequest] = []  # held requests whose client had gone
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -247,6 +256,39 @@ class FakeNetwork(LocalServer):
         """The next request to ``key`` waits ``seconds`` (or until stop()) before answering."""
         self._check_key(key)
         self._hangs[key] = seconds
+
+    def slow(self, key: str, seconds: float) -> None:
+        """Every request to ``key`` from now on takes ``seconds`` before it is answered."""
+        self._check_key(key)
+        self._latency[key] = seconds
+
+    def hold(self, key: str) -> None:
+        """Every request to ``key`` from now on waits until :meth:`let_go` (or stop())."""
+        self._check_key(key)
+        self._holds.setdefault(key, asyncio.Event())
+
+    def let_go(self, key: str | None = None) -> None:
+        """Answer the held requests (of ``key``, default all) and hold no more."""
+        for held in [key] if key else list(self._holds):
+            event = self._holds.pop(held, None)
+            if event is not None:
+                event.set()
+
+    async def wait_for_held(
+        self,
+        key: str,
+        count: int = 1,
+        timeout: float = 10.0,  # noqa: ASYNC109 - part of the helper's contract
+    ) -> None:
+        """Wait until at least ``count`` requests to ``key`` are held."""
+        try:
+            async with asyncio.timeout(timeout), self._held_changed:
+                await self._held_changed.wait_for(lambda: self.held[key] >= count)
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {count} held {key} request(s); "
+                f"{self.held[key]} held"
+            ) from None
 
     def _check_key(self, key: str) -> None:
         if key not in self.failure_keys:
@@ -428,16 +470,25 @@ class FakeNetwork(LocalServer):
         failure_keys: tuple[str, ...] | None = None,
     ) -> web.StreamResponse | None:
         """Record the request, then apply any hang and injected failure."""
-        self.requests.append(
-            RecordedRequest(
-                key=key,
-                method=request.method,
-                path=request.path,
-                params=dict(params),
-                authorization=request.headers.get("Authorization"),
-            )
+        recorded = RecordedRequest(
+            key=key,
+            method=request.method,
+            path=request.path,
+            params=dict(params),
+            authorization=request.headers.get("Authorization"),
         )
+        self.requests.append(recorded)
         keys = failure_keys or (key,)
+        for candidate in keys:
+            if candidate in self._latency:
+                await asyncio.sleep(self._latency[candidate])
+                break
+        for candidate in keys:
+            if candidate in self._holds:
+                gone = await self._held(candidate, request, recorded)
+                if gone is not None:
+                    return gone
+                break
         for candidate in keys:
             if candidate in self._hangs:
                 await self._wait(self._hangs.pop(candidate))
@@ -447,6 +498,33 @@ class FakeNetwork(LocalServer):
             if failure is not None:
                 return _failure_response(failure)
         return None
+
+    async def _held(
+        self, key: str, request: web.Request, recorded: RecordedRequest
+    ) -> web.StreamResponse | None:
+        """Wait while ``key`` is held; a response that ends the request when its client has
+        gone meanwhile (nothing is processed), else None."""
+        event = self._holds[key]
+        release = self._release
+        await self._count_held(key, +1)
+        try:
+            waits = [asyncio.ensure_future(event.wait())]
+            if release is not None:
+                waits.append(asyncio.ensure_future(release.wait()))
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in pending:
+                waiting.cancel()
+        finally:
+            await self._count_held(key, -1)
+        if request.transport is None or request.transport.is_closing():
+            self.dropped.append(recorded)
+            return web.Response(status=499)
+        return None
+
+    async def _count_held(self, key: str, change: int) -> None:
+        async with self._held_changed:
+            self.held[key] += change
+            self._held_changed.notify_all()
 
     async def _wait(self, seconds: float) -> None:
         if self._release is None:
