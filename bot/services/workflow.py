@@ -96,6 +96,17 @@ class _Trouble:
         return self.items[-1][0]
 
 
+# An expiry notice's item whose source still needs a person, posted, not yet escalated (the
+# delay since its posting is each workspace's ESCALATE_AFTER_HOURS).
+_ESCALATION_DUE = (
+    Source.status.in_([Status.EXPIRED, Status.REVOKED]),
+    NoticeItem.key == literal(f"{EXPIRY}:") + cast(Source.episode, String),
+    NoticeItem.restored_at.is_(None),
+    NoticeItem.escalated_at.is_(None),
+    Notice.ts.is_not(None),
+)
+
+
 class WorkflowService:
     def __init__(self, ctx: Context, workspaces: WorkspaceService, roles: RoleService) -> None:
         self.ctx = ctx
@@ -223,7 +234,14 @@ class WorkflowService:
         """Remind, announce again and escalate what is due, in every installed workspace;
         whatever fails in one workspace stays that workspace's problem."""
         report = WorkflowReport()
-        for workspace in await self.workspaces.installed():
+        workspaces = await self.workspaces.installed()
+        if not workspaces:
+            return report
+        soonest = min(self.workspaces.settings(w).escalate_after_hours for w in workspaces)
+        busy = await self._with_work(self.ctx.clock.now(), soonest)
+        for workspace in workspaces:
+            if workspace.id not in busy:  # most scans: nothing due anywhere
+                continue
             settings = self.workspaces.settings(workspace)
             try:
                 report.reminded += await self._remind(workspace.id)
@@ -234,6 +252,25 @@ class WorkflowService:
             except Exception:
                 log.exception("workflow check of workspace %s failed", workspace.id)
         return report
+
+    async def _with_work(self, now: datetime, soonest_hours: int) -> set[str]:
+        """Workspaces that may have a reminder, an ended snooze or an escalation due, found
+        for all of them in three queries (``soonest_hours``: the shortest escalation delay of
+        any workspace). Asking each workspace would cost three queries per workspace on
+        every scan while nothing is due."""
+        reminders = select(Claim.workspace_id).where(Claim.remind_at <= now)
+        snoozes = select(Snooze.workspace_id).where(Snooze.ended_at.is_(None), Snooze.until <= now)
+        escalations = (
+            select(Source.workspace_id)
+            .join(NoticeItem, NoticeItem.source_id == Source.id)
+            .join(Notice, Notice.id == NoticeItem.notice_id)
+            .where(*_ESCALATION_DUE, Notice.posted_at <= now - timedelta(hours=soonest_hours))
+        )
+        found: set[str] = set()
+        async with self.ctx.read() as session:
+            for query in (reminders, snoozes, escalations):
+                found.update((await session.scalars(query.distinct())).all())
+        return found
 
     async def _remind(self, workspace_id: str) -> int:
         """DM whoever took a source on when it still needs a person CLAIM_REMIND_HOURS later."""
@@ -348,11 +385,7 @@ class WorkflowService:
                     .join(Notice, Notice.id == NoticeItem.notice_id)
                     .where(
                         Source.workspace_id == workspace_id,
-                        Source.status.in_([Status.EXPIRED, Status.REVOKED]),
-                        NoticeItem.key == literal(f"{EXPIRY}:") + cast(Source.episode, String),
-                        NoticeItem.restored_at.is_(None),
-                        NoticeItem.escalated_at.is_(None),
-                        Notice.ts.is_not(None),
+                        *_ESCALATION_DUE,
                         Notice.posted_at <= now - timedelta(hours=hours),
                     )
                 )
