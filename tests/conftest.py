@@ -81,7 +81,9 @@ def clock(linkedin: FakeOAuthProvider) -> FrozenClock:
     return clock
 
 
-def bot_env(database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider) -> dict[str, str]:
+def slack_env(database_url: str, slack: FakeSlack) -> dict[str, str]:
+    """A bot-token bot on ``database_url`` talking to the fake ``slack``: what every bot the
+    tests start needs, before its networks."""
     return {
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -90,6 +92,12 @@ def bot_env(database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider) ->
         "DATABASE_URL": database_url,
         "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "PUBLIC_URL": PUBLIC_URL,
+    }
+
+
+def bot_env(database_url: str, slack: FakeSlack, linkedin: FakeOAuthProvider) -> dict[str, str]:
+    return {
+        **slack_env(database_url, slack),
         "LINKEDIN_CLIENT_ID": linkedin.client_id,
         "LINKEDIN_CLIENT_SECRET": linkedin.client_secret,
         "LINKEDIN_AUTHORIZE_URL": linkedin.authorize_url,

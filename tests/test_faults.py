@@ -23,15 +23,13 @@ from typing import Any
 import httpx2
 import pytest
 from conftest import (
-    BOT_TOKEN,
     CHANNEL,
-    ENCRYPTION_KEY,
-    PUBLIC_URL,
     SIGNING_SECRET,
     TEAM,
     bot_env,
     link_from,
     running_bot,
+    slack_env,
 )
 from fakes import slack_requests
 from fakes.networks import FakeX
@@ -133,17 +131,7 @@ def x_records(x: FakeX, now: datetime, count: int) -> list[dict[str, Any]]:
 
 
 def serve_env(database_url: str, slack: FakeSlack, x: FakeX, **extra: str) -> dict[str, str]:
-    return {
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_API_URL": slack.api_url,
-        "SLACK_NOTIFY_CHANNEL": CHANNEL,
-        "DATABASE_URL": database_url,
-        "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
-        "PUBLIC_URL": PUBLIC_URL,
-        **x.env(),
-        **extra,
-    }
+    return {**slack_env(database_url, slack), **x.env(), **extra}
 
 
 async def x_leases(database_url: str) -> list[tuple[str, str | None, datetime | None]]:

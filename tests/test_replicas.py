@@ -16,13 +16,9 @@ from typing import Any
 
 import pytest
 from conftest import (
-    BOT_TOKEN,
-    CHANNEL,
-    ENCRYPTION_KEY,
-    PUBLIC_URL,
-    SIGNING_SECRET,
     Harness,
     running_bot,
+    slack_env,
 )
 from fakes.networks import FakeLinkedIn, FakeX
 from fakes.slack_api import FakeSlack
@@ -49,16 +45,7 @@ def postgres(database_url: str) -> str:
 
 
 def replica_env(database_url: str, slack: FakeSlack, *fakes: Any, **extra: str) -> dict[str, str]:
-    env = {
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_API_URL": slack.api_url,
-        "SLACK_NOTIFY_CHANNEL": CHANNEL,
-        "DATABASE_URL": database_url,
-        "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
-        "PUBLIC_URL": PUBLIC_URL,
-        **extra,
-    }
+    env = {**slack_env(database_url, slack), **extra}
     for fake in fakes:
         env |= fake.env()
     return env
