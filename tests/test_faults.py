@@ -260,10 +260,13 @@ async def test_a_hanging_token_endpoint_costs_one_timeout_and_holds_no_other_net
         report = await h.scan()
         elapsed = time.monotonic() - started
 
-        assert len(x.token_requests) == 2  # one timeout per call in flight, then X is paused
+        # At most one timeout per call in flight (the second worker may not have started its
+        # call before the first timed out, on a busy machine), then X is paused.
+        assert 1 <= len(x.token_requests) <= 2
         timed_out = [line for line in report.transient if line.endswith("did not answer in time")]
         not_tried = [line for line in report.transient if "not tried in this scan" in line]
-        assert (len(timed_out), len(not_tried)) == (2, 18)
+        assert 1 <= len(timed_out) <= 2
+        assert len(timed_out) + len(not_tried) == 20
         assert report.count("renewed") == 2
         assert [len(await stored_tokens(h, i)) for i in linkedin_ids] == [2, 2]
         assert elapsed < 3  # ten rounds of timeouts would take 5 s
