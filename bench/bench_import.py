@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from cryptography.fernet import Fernet  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from scan_seed import fresh_database  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
-from bot.store import migrate  # noqa: E402
 from bot.store.db import create_engine  # noqa: E402
 from bot.store.models import Base  # noqa: E402
 
@@ -54,18 +54,6 @@ def records(count: int, now: datetime) -> list[dict[str, Any]]:
         }
         for n in range(count)
     ]
-
-
-async def fresh_database(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        if engine.dialect.name == "postgresql":
-            async with engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
 
 
 async def floor(url: str, path: Path, key: str) -> float:

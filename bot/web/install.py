@@ -122,7 +122,9 @@ class InstallFlow(AsyncOAuthFlow):
             try:
                 await self.client.auth_revoke(token=installation.bot_token)
             except SlackApiError as err:
-                log.warning("could not revoke a refused install's token: %s", err.response)
+                log.warning(
+                    "could not revoke a refused install's token: %s", err.response.get("error")
+                )
             return await self._failed(request, "invalid_browser", 400)
         await self.store_installation(request, installation)
         return await self.success_handler(
