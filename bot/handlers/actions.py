@@ -11,10 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.blocks import Message
-from bot.blocks.connect import as_modal, connect_link
+from bot.blocks.connect import connect_link
 from bot.blocks.replies import short
 from bot.blocks.texts import SOURCE_GONE
 from bot.handlers.limit import WorkLimit
+from bot.handlers.privately import tell
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
 from bot.services.links import ConnectLink
@@ -45,9 +46,10 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
                 raise ConnectRefused(SOURCE_GONE)
             link = await services.links.start(team_id, user_id, "", int(value), notice)
         except (ConnectRefused, NotAllowed) as refused:
-            await deliver(body, respond, client, short(str(refused)))
+            message = short(str(refused))
         else:
-            await deliver(body, respond, client, link_message(link))
+            message = link_message(link)
+        await tell(body, respond, SlackGateway(client, services.ctx.metrics), message)
 
     async def connect_network(
         ack: AsyncAck,
@@ -62,9 +64,10 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
             await services.roles.require(team_id, user_id, Action.CONNECT)
             link = await services.links.start(team_id, user_id, action.get("value", ""))
         except (ConnectRefused, NotAllowed) as refused:
-            await deliver(body, respond, client, short(str(refused)))
+            message = short(str(refused))
         else:
-            await deliver(body, respond, client, link_message(link))
+            message = link_message(link)
+        await tell(body, respond, SlackGateway(client, services.ctx.metrics), message)
 
     async def open_link(ack: AsyncAck) -> None:
         # The browser follows the url; Slack still expects the click to be acknowledged.
@@ -87,7 +90,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         except NotAllowed as refused:
             problem = str(refused)
         if problem:
-            await deliver(body, respond, client, short(problem))
+            await tell(body, respond, slack, short(problem))
         await services.home.publish(team_id, user_id, slack)
 
     async def open_settings(
@@ -98,7 +101,7 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
         try:
             view = await services.settings.modal(body["team"]["id"], body["user"]["id"], slack)
         except NotAllowed as refused:
-            await deliver(body, respond, client, short(str(refused)))
+            await tell(body, respond, slack, short(str(refused)))
         else:
             await slack.open_modal(body["trigger_id"], view)
 
@@ -107,30 +110,14 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     ) -> None:
         await ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
+        slack = SlackGateway(client, services.ctx.metrics)
         try:
             await services.roles.require(team_id, user_id, Action.RETRY_DELIVERIES)
         except NotAllowed as refused:
-            await deliver(body, respond, client, short(str(refused)))
+            await tell(body, respond, slack, short(str(refused)))
             return
         await services.home.retry_deliveries(team_id, user_id)
-        await services.home.publish(team_id, user_id, SlackGateway(client, services.ctx.metrics))
-
-    async def deliver(
-        body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, message: Message
-    ) -> None:
-        """Privately to the person who clicked: ephemeral in a channel, a modal on the Home
-        tab; with the request's own client (its workspace's token)."""
-        if body.get("response_url"):
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=message.text,
-                blocks=message.blocks,
-            )
-        else:
-            await SlackGateway(client, services.ctx.metrics).open_modal(
-                body["trigger_id"], as_modal(message)
-            )
+        await services.home.publish(team_id, user_id, slack)
 
     app.action(ids.RECONNECT_SOURCE)(limit.after_ack(reconnect))
     app.action(re.compile(rf"^{ids.CONNECT_NETWORK}(:|$)"))(limit.after_ack(connect_network))

@@ -22,6 +22,7 @@ from bot.blocks.history import (
 )
 from bot.blocks.replies import short
 from bot.handlers.limit import WorkLimit
+from bot.handlers.privately import tell
 from bot.services import Services
 from bot.slack_api import SlackGateway
 
@@ -107,18 +108,3 @@ def register(app: AsyncApp, services: Services, limit: WorkLimit) -> None:
     app.action(ids.SOURCE_HISTORY)(limit.after_ack(history_button))
     app.action(ids.HISTORY_OLDER)(limit.after_ack(turn_page))
     app.action(ids.HISTORY_NEWER)(limit.after_ack(turn_page))
-
-
-async def tell(
-    body: dict[str, Any], respond: AsyncRespond, slack: SlackGateway, message: Message
-) -> None:
-    """Privately to who clicked: ephemeral under a message, a modal from the App Home."""
-    if body.get("response_url"):
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=message.text,
-            blocks=message.blocks,
-        )
-    else:
-        await slack.open_modal(body["trigger_id"], as_modal(message))

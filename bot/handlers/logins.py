@@ -13,8 +13,8 @@ from bot import ids
 from bot.blocks.connect import as_modal, connect_link
 from bot.blocks.pages import chosen_pages, pages_added, pages_modal
 from bot.blocks.replies import short
-from bot.handlers.history import tell
 from bot.handlers.limit import WorkLimit
+from bot.handlers.privately import tell
 from bot.services import Services
 from bot.services.attempts import ConnectRefused
 from bot.services.page_offers import OfferGone
