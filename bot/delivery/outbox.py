@@ -479,17 +479,3 @@ class Outbox:
         """A person fixed something: try the workspace's failed rows again, now."""
         async with self.db.begin() as session:
             return await requeue_failed(session, workspace_id, self.clock.now(), kinds)
-
-    async def drop_failed(self, workspace_id: str, kinds: Sequence[str]) -> int:
-        """Forget failed rows that can no longer be delivered where they were meant to go."""
-        async with self.db.begin() as session:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.workspace_id == workspace_id,
-                    OutboxMessage.status == FAILED,
-                    OutboxMessage.kind.in_(kinds),
-                )
-                .values(status=DROPPED)
-            )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

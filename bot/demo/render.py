@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -467,23 +467,3 @@ def _image_alt(element: Mapping[str, Any]) -> str:
 
 def _unsupported(what: str, kind: str) -> str:
     return f'<div class="{UNSUPPORTED}">Unsupported {esc(what)}: {esc(kind or "?")}</div>'
-
-
-# --- views -------------------------------------------------------------------------------
-
-
-def render_view(view: Mapping[str, Any], names: Names) -> str:
-    """A modal or Home tab's blocks (the page draws the modal's frame and buttons)."""
-    return render_blocks(view.get("blocks", []), names)
-
-
-def interactive_ids(blocks: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Every action_id of the interactive elements in ``blocks`` (accessories included)."""
-    found: list[str] = []
-    for block in blocks:
-        elements = list(block.get("elements", [])) if block.get("type") == "actions" else []
-        for key in ("accessory", "element"):
-            if isinstance(block.get(key), dict):
-                elements.append(block[key])
-        found.extend(str(e["action_id"]) for e in elements if e.get("action_id"))
-    return found
